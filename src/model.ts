@@ -1,0 +1,121 @@
+// Node and image records, their states and the transitions allowed between them.
+// Pure: no I/O. The store enforces these rules on every write.
+import { InvalidTransitionError } from './errors.js';
+
+export const NODE_STATES = ['building', 'ready', 'in-use', 'used', 'hold', 'deleting'] as const;
+export type NodeState = (typeof NODE_STATES)[number];
+
+export const IMAGE_STATES = ['building', 'ready', 'deleting'] as const;
+export type ImageState = (typeof IMAGE_STATES)[number];
+
+/**
+ * building -> ready -> in-use -> used -> deleting -> (row removed).
+ * A failed launch goes straight to deleting; an operator may hold a ready, in-use or used node;
+ * a held node leaves hold only to be deleted.
+ */
+const NODE_TRANSITIONS: Record<NodeState, readonly NodeState[]> = {
+  building: ['ready', 'deleting'],
+  ready: ['in-use', 'hold', 'deleting'],
+  'in-use': ['used', 'hold', 'deleting'],
+  used: ['hold', 'deleting'],
+  hold: ['deleting'],
+  deleting: [],
+};
+
+const IMAGE_TRANSITIONS: Record<ImageState, readonly ImageState[]> = {
+  building: ['ready', 'deleting'],
+  ready: ['deleting'],
+  deleting: [],
+};
+
+export function canTransition(from: NodeState, to: NodeState): boolean {
+  return NODE_TRANSITIONS[from].includes(to);
+}
+
+export function assertTransition(kind: 'node' | 'image', id: number, from: string, to: string): void {
+  const table: Record<string, readonly string[]> = kind === 'node' ? NODE_TRANSITIONS : IMAGE_TRANSITIONS;
+  if (!(table[from] ?? []).includes(to)) throw new InvalidTransitionError(kind, id, from, to);
+}
+
+export function canTransitionImage(from: ImageState, to: ImageState): boolean {
+  return IMAGE_TRANSITIONS[from].includes(to);
+}
+
+/** A node as the store keeps it. Times are milliseconds since the epoch. */
+export interface NodeRecord {
+  id: number;
+  provider: string;
+  label: string;
+  /** Config image name (not the cloud's id). */
+  image: string;
+  target: string;
+  /** Unique; also the server name in the cloud and the node name in the target (Jenkins, Gearman). */
+  hostname: string;
+  serverId: string | null;
+  ip: string | null;
+  az: string | null;
+  state: NodeState;
+  stateTime: number;
+  holdReason: string | null;
+  holdExpires: number | null;
+  /** Free text shown by `nodepool list` (why it was held, why a launch failed, ...). */
+  comment: string | null;
+  /** Gearman target: the manager that answered node_assign, needed for node_revoke. */
+  manager: string | null;
+  launchAttempts: number;
+  created: number;
+}
+
+/** Fields a caller may change without a state transition. */
+export type NodePatch = Partial<
+  Pick<NodeRecord, 'serverId' | 'ip' | 'az' | 'holdReason' | 'holdExpires' | 'comment' | 'manager' | 'launchAttempts' | 'hostname'>
+>;
+
+export interface NewNode {
+  provider: string;
+  label: string;
+  image: string;
+  target: string;
+}
+
+export interface ImageRecord {
+  id: number;
+  provider: string;
+  /** Config image name. */
+  image: string;
+  /** Monotonic per (provider, image): a timestamp-like version string. */
+  version: string;
+  externalId: string | null;
+  state: ImageState;
+  stateTime: number;
+  created: number;
+}
+
+export type ImagePatch = Partial<Pick<ImageRecord, 'externalId'>>;
+
+export interface NewImage {
+  provider: string;
+  image: string;
+  version: string;
+}
+
+export interface AuditRow {
+  id: number;
+  kind: 'node' | 'image';
+  objectId: number;
+  fromState: string | null;
+  toState: string;
+  reason: string | null;
+  time: number;
+}
+
+/** The server name and target node name: `<label>-<provider>-<id>`, lowercase, DNS-safe. */
+export function nodeHostname(label: string, provider: string, id: number): string {
+  return `${label}-${provider}-${id}`.toLowerCase().replace(/[^a-z0-9-]/g, '-');
+}
+
+/** Metadata every server we create carries; cleanup recognises our servers by it. */
+export const META_OWNER = 'nodepool_owner';
+export const META_NODE_ID = 'nodepool_node_id';
+export const META_IMAGE_ID = 'nodepool_image_id';
+export const META_PROVIDER = 'nodepool_provider';

@@ -1,0 +1,47 @@
+// The store is the source of truth. Async so that SQLite (embedded) and PostgreSQL (scale-out)
+// share one interface; every implementation must pass test/contract/store-contract.ts.
+import type { AuditRow, ImagePatch, ImageRecord, ImageState, NewImage, NewNode, NodePatch, NodeRecord, NodeState } from '../model.js';
+
+export interface NodeFilter {
+  provider?: string;
+  label?: string;
+  states?: readonly NodeState[];
+}
+
+export interface Store {
+  /** Inserts a node in state `building` with a unique hostname derived from its id (model.nodeHostname). */
+  createNode(input: NewNode): Promise<NodeRecord>;
+  getNode(id: number): Promise<NodeRecord | undefined>;
+  getNodeByHostname(hostname: string): Promise<NodeRecord | undefined>;
+  listNodes(filter?: NodeFilter): Promise<NodeRecord[]>;
+  /** Changes fields that are not the state. Throws NotInStoreError if the row is gone. */
+  updateNode(id: number, patch: NodePatch): Promise<NodeRecord>;
+  /**
+   * Moves a node to `to` if model.ts allows it from its current state, sets state_time,
+   * applies `patch` and writes an audit row, all in one transaction. Throws
+   * InvalidTransitionError (row untouched) or NotInStoreError.
+   * With `from`, the move happens only if the node is still in one of those states (compare-and-set).
+   */
+  transitionNode(id: number, to: NodeState, opts?: { reason?: string; patch?: NodePatch; from?: readonly NodeState[] }): Promise<NodeRecord>;
+  /** Removes the row (its audit rows stay). */
+  removeNode(id: number): Promise<void>;
+
+  createImage(input: NewImage): Promise<ImageRecord>;
+  getImage(id: number): Promise<ImageRecord | undefined>;
+  listImages(filter?: { provider?: string; image?: string; states?: readonly ImageState[] }): Promise<ImageRecord[]>;
+  updateImage(id: number, patch: ImagePatch): Promise<ImageRecord>;
+  transitionImage(id: number, to: ImageState, opts?: { reason?: string; patch?: ImagePatch }): Promise<ImageRecord>;
+  removeImage(id: number): Promise<void>;
+
+  /** Audit rows, oldest first; for one node or image when given. */
+  audit(filter?: { kind?: 'node' | 'image'; objectId?: number; limit?: number }): Promise<AuditRow[]>;
+
+  /**
+   * A number that changes whenever another connection or process has committed a change
+   * (SQLite: PRAGMA data_version). The daemon polls it to notice CLI holds and deletes quickly.
+   */
+  changeMarker(): Promise<number>;
+
+  /** Idempotent. */
+  close(): Promise<void>;
+}
