@@ -1,0 +1,350 @@
+// The embedded store: one SQLite file in WAL mode. better-sqlite3 is synchronous; the methods
+// are async only to honour the Store interface shared with PostgreSQL.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { systemClock, type Clock } from '../clock.js';
+import { InvalidTransitionError, NotInStoreError } from '../errors.js';
+import {
+  assertTransition,
+  nodeHostname,
+  type AuditRow,
+  type ImagePatch,
+  type ImageRecord,
+  type ImageState,
+  type NewImage,
+  type NewNode,
+  type NodePatch,
+  type NodeRecord,
+  type NodeState,
+} from '../model.js';
+import { migrate } from './migrations.js';
+import type { NodeFilter, Store } from './store.js';
+
+interface NodeRow {
+  id: number;
+  provider: string;
+  label: string;
+  image: string;
+  target: string;
+  hostname: string;
+  server_id: string | null;
+  ip: string | null;
+  az: string | null;
+  state: NodeState;
+  state_time: number;
+  hold_reason: string | null;
+  hold_expires: number | null;
+  comment: string | null;
+  manager: string | null;
+  launch_attempts: number;
+  created: number;
+}
+
+interface ImageRow {
+  id: number;
+  provider: string;
+  image: string;
+  version: string;
+  external_id: string | null;
+  state: ImageState;
+  state_time: number;
+  created: number;
+}
+
+interface AuditDbRow {
+  id: number;
+  kind: 'node' | 'image';
+  object_id: number;
+  from_state: string | null;
+  to_state: string;
+  reason: string | null;
+  time: number;
+}
+
+/** Patch keys -> columns. Only these may be written by updateNode / transitionNode patches. */
+const NODE_COLUMNS: Record<keyof NodePatch, string> = {
+  serverId: 'server_id',
+  ip: 'ip',
+  az: 'az',
+  holdReason: 'hold_reason',
+  holdExpires: 'hold_expires',
+  comment: 'comment',
+  manager: 'manager',
+  launchAttempts: 'launch_attempts',
+  hostname: 'hostname',
+};
+
+const IMAGE_COLUMNS: Record<keyof ImagePatch, string> = { externalId: 'external_id' };
+
+function toNode(r: NodeRow): NodeRecord {
+  return {
+    id: r.id,
+    provider: r.provider,
+    label: r.label,
+    image: r.image,
+    target: r.target,
+    hostname: r.hostname,
+    serverId: r.server_id,
+    ip: r.ip,
+    az: r.az,
+    state: r.state,
+    stateTime: r.state_time,
+    holdReason: r.hold_reason,
+    holdExpires: r.hold_expires,
+    comment: r.comment,
+    manager: r.manager,
+    launchAttempts: r.launch_attempts,
+    created: r.created,
+  };
+}
+
+function toImage(r: ImageRow): ImageRecord {
+  return {
+    id: r.id,
+    provider: r.provider,
+    image: r.image,
+    version: r.version,
+    externalId: r.external_id,
+    state: r.state,
+    stateTime: r.state_time,
+    created: r.created,
+  };
+}
+
+function toAudit(r: AuditDbRow): AuditRow {
+  return { id: r.id, kind: r.kind, objectId: r.object_id, fromState: r.from_state, toState: r.to_state, reason: r.reason, time: r.time };
+}
+
+/** `SET a = @a, b = @b` for the keys present in the patch (undefined keys are skipped). */
+function setClause(patch: object, columns: Record<string, string>): { sql: string[]; params: Record<string, unknown> } {
+  const sql: string[] = [];
+  const params: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(patch)) {
+    const column = columns[key];
+    if (column === undefined || value === undefined) continue;
+    sql.push(`${column} = @p_${column}`);
+    params[`p_${column}`] = value;
+  }
+  return { sql, params };
+}
+
+export class SqliteStore implements Store {
+  private closed = false;
+
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Opens (creating parent folders and the file if needed) and migrates. ':memory:' is allowed. */
+  static open(path: string, opts: { clock?: Clock } = {}): SqliteStore {
+    if (path !== ':memory:' && !path.startsWith('file:')) mkdirSync(dirname(path), { recursive: true });
+    const db = new Database(path);
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('busy_timeout = 5000');
+      db.pragma('foreign_keys = ON');
+      db.pragma('synchronous = NORMAL');
+      migrate(db, path);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    return new SqliteStore(db, opts.clock ?? systemClock);
+  }
+
+  private nodeRow(id: number): NodeRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM nodes WHERE id = ?').get(id) as NodeRow | undefined;
+    return row && toNode(row);
+  }
+
+  private imageRow(id: number): ImageRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM images WHERE id = ?').get(id) as ImageRow | undefined;
+    return row && toImage(row);
+  }
+
+  private writeAudit(kind: 'node' | 'image', objectId: number, from: string | null, to: string, reason: string | null, time: number): void {
+    this.db
+      .prepare('INSERT INTO audit (kind, object_id, from_state, to_state, reason, time) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(kind, objectId, from, to, reason, time);
+  }
+
+  async createNode(input: NewNode): Promise<NodeRecord> {
+    return this.db.transaction(() => {
+      const now = this.clock.now();
+      const { lastInsertRowid } = this.db
+        .prepare(
+          `INSERT INTO nodes (provider, label, image, target, state, state_time, created)
+           VALUES (?, ?, ?, ?, 'building', ?, ?)`,
+        )
+        .run(input.provider, input.label, input.image, input.target, now, now);
+      const id = Number(lastInsertRowid);
+      this.db.prepare('UPDATE nodes SET hostname = ? WHERE id = ?').run(nodeHostname(input.label, input.provider, id), id);
+      this.writeAudit('node', id, null, 'building', null, now);
+      return this.nodeRow(id)!;
+    }).immediate();
+  }
+
+  async getNode(id: number): Promise<NodeRecord | undefined> {
+    return this.nodeRow(id);
+  }
+
+  async getNodeByHostname(hostname: string): Promise<NodeRecord | undefined> {
+    const row = this.db.prepare('SELECT * FROM nodes WHERE hostname = ?').get(hostname) as NodeRow | undefined;
+    return row && toNode(row);
+  }
+
+  async listNodes(filter: NodeFilter = {}): Promise<NodeRecord[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.provider !== undefined) {
+      where.push('provider = ?');
+      params.push(filter.provider);
+    }
+    if (filter.label !== undefined) {
+      where.push('label = ?');
+      params.push(filter.label);
+    }
+    if (filter.states !== undefined) {
+      // An empty list of states matches nothing.
+      where.push(filter.states.length ? `state IN (${filter.states.map(() => '?').join(', ')})` : '0');
+      params.push(...filter.states);
+    }
+    const sql = `SELECT * FROM nodes ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id`;
+    return (this.db.prepare(sql).all(...params) as NodeRow[]).map(toNode);
+  }
+
+  async updateNode(id: number, patch: NodePatch): Promise<NodeRecord> {
+    return this.db.transaction(() => {
+      const { sql, params } = setClause(patch, NODE_COLUMNS);
+      if (sql.length) this.db.prepare(`UPDATE nodes SET ${sql.join(', ')} WHERE id = @id`).run({ ...params, id });
+      const node = this.nodeRow(id);
+      if (!node) throw new NotInStoreError(`node ${id} is not in the store`);
+      return node;
+    }).immediate();
+  }
+
+  async transitionNode(
+    id: number,
+    to: NodeState,
+    opts: { reason?: string; patch?: NodePatch; from?: readonly NodeState[] } = {},
+  ): Promise<NodeRecord> {
+    return this.db.transaction(() => {
+      const node = this.nodeRow(id);
+      if (!node) throw new NotInStoreError(`node ${id} is not in the store`);
+      // Compare-and-set: someone else (an operator, another daemon) moved it since the caller looked.
+      if (opts.from && !opts.from.includes(node.state)) {
+        const err = new InvalidTransitionError('node', id, node.state, to);
+        err.message = `node ${id}: is ${node.state}, not ${opts.from.join(' or ') || 'in any expected state'}; transition to ${to} not made`;
+        throw err;
+      }
+      assertTransition('node', id, node.state, to);
+      const now = this.clock.now();
+      const { sql, params } = setClause(opts.patch ?? {}, NODE_COLUMNS);
+      this.db
+        .prepare(`UPDATE nodes SET ${['state = @state', 'state_time = @now', ...sql].join(', ')} WHERE id = @id`)
+        .run({ ...params, state: to, now, id });
+      this.writeAudit('node', id, node.state, to, opts.reason ?? null, now);
+      return this.nodeRow(id)!;
+    }).immediate();
+  }
+
+  async removeNode(id: number): Promise<void> {
+    this.db.prepare('DELETE FROM nodes WHERE id = ?').run(id);
+  }
+
+  async createImage(input: NewImage): Promise<ImageRecord> {
+    return this.db.transaction(() => {
+      const now = this.clock.now();
+      const { lastInsertRowid } = this.db
+        .prepare(`INSERT INTO images (provider, image, version, state, state_time, created) VALUES (?, ?, ?, 'building', ?, ?)`)
+        .run(input.provider, input.image, input.version, now, now);
+      const id = Number(lastInsertRowid);
+      this.writeAudit('image', id, null, 'building', null, now);
+      return this.imageRow(id)!;
+    }).immediate();
+  }
+
+  async getImage(id: number): Promise<ImageRecord | undefined> {
+    return this.imageRow(id);
+  }
+
+  async listImages(filter: { provider?: string; image?: string; states?: readonly ImageState[] } = {}): Promise<ImageRecord[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.provider !== undefined) {
+      where.push('provider = ?');
+      params.push(filter.provider);
+    }
+    if (filter.image !== undefined) {
+      where.push('image = ?');
+      params.push(filter.image);
+    }
+    if (filter.states !== undefined) {
+      where.push(filter.states.length ? `state IN (${filter.states.map(() => '?').join(', ')})` : '0');
+      params.push(...filter.states);
+    }
+    const sql = `SELECT * FROM images ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id`;
+    return (this.db.prepare(sql).all(...params) as ImageRow[]).map(toImage);
+  }
+
+  async updateImage(id: number, patch: ImagePatch): Promise<ImageRecord> {
+    return this.db.transaction(() => {
+      const { sql, params } = setClause(patch, IMAGE_COLUMNS);
+      if (sql.length) this.db.prepare(`UPDATE images SET ${sql.join(', ')} WHERE id = @id`).run({ ...params, id });
+      const image = this.imageRow(id);
+      if (!image) throw new NotInStoreError(`image ${id} is not in the store`);
+      return image;
+    }).immediate();
+  }
+
+  async transitionImage(id: number, to: ImageState, opts: { reason?: string; patch?: ImagePatch } = {}): Promise<ImageRecord> {
+    return this.db.transaction(() => {
+      const image = this.imageRow(id);
+      if (!image) throw new NotInStoreError(`image ${id} is not in the store`);
+      assertTransition('image', id, image.state, to);
+      const now = this.clock.now();
+      const { sql, params } = setClause(opts.patch ?? {}, IMAGE_COLUMNS);
+      this.db
+        .prepare(`UPDATE images SET ${['state = @state', 'state_time = @now', ...sql].join(', ')} WHERE id = @id`)
+        .run({ ...params, state: to, now, id });
+      this.writeAudit('image', id, image.state, to, opts.reason ?? null, now);
+      return this.imageRow(id)!;
+    }).immediate();
+  }
+
+  async removeImage(id: number): Promise<void> {
+    this.db.prepare('DELETE FROM images WHERE id = ?').run(id);
+  }
+
+  /** Oldest first. With `limit`, the newest `limit` rows (still oldest first). */
+  async audit(filter: { kind?: 'node' | 'image'; objectId?: number; limit?: number } = {}): Promise<AuditRow[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.kind !== undefined) {
+      where.push('kind = ?');
+      params.push(filter.kind);
+    }
+    if (filter.objectId !== undefined) {
+      where.push('object_id = ?');
+      params.push(filter.objectId);
+    }
+    let sql = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC`;
+    if (filter.limit !== undefined) {
+      sql += ' LIMIT ?';
+      params.push(filter.limit);
+    }
+    return (this.db.prepare(sql).all(...params) as AuditDbRow[]).reverse().map(toAudit);
+  }
+
+  async changeMarker(): Promise<number> {
+    return this.db.pragma('data_version', { simple: true }) as number;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+}
