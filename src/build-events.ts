@@ -1,0 +1,77 @@
+// What a build event means for a node. onStarted: in use, and the planner runs at once so the
+// replacement's create call goes out in milliseconds. onFinalized: used, then deleted, or held
+// when the job asks for hold-on-failure and the build did not succeed.
+import { nodeLogger } from './log.js';
+import type { PoolContext } from './context.js';
+import type { JobConfig } from './config.js';
+
+/** The fields of a Jenkins ZMQ event this handler reads. */
+export interface BuildEventFields {
+  topic: string;
+  name: string;
+  build: { number: number; node_name: string; status?: string | null; full_url?: string };
+}
+
+const HOLD_PREFIX = 'hold-on-failure:';
+
+export function jobRule(jobs: readonly JobConfig[], job: string): JobConfig | undefined {
+  return jobs.find((j) => j.name === job || new RegExp(`^(?:${j.name})$`).test(job));
+}
+
+export class BuildEventHandler {
+  constructor(private readonly ctx: PoolContext) {}
+
+  async handle(ev: BuildEventFields): Promise<void> {
+    const { ctx } = this;
+    const topic = ev.topic;
+    if (topic === 'onCompleted') {
+      ctx.metrics.events.inc({ topic, outcome: 'ignored' });
+      return;
+    }
+    const node = await ctx.store.getNodeByHostname(ev.build.node_name);
+    if (!node) {
+      ctx.metrics.events.inc({ topic, outcome: 'unknown-node' });
+      ctx.log.info({ topic, nodeName: ev.build.node_name, job: ev.name }, 'build event for a node we do not own');
+      return;
+    }
+    const log = nodeLogger(ctx.log, node).child({ job: ev.name, build: ev.build.number });
+    if (topic === 'onStarted') {
+      if (node.state !== 'ready') {
+        ctx.metrics.events.inc({ topic, outcome: `in-state-${node.state}` });
+        log.info({ state: node.state }, 'build started on a node that is not ready; state kept');
+        return;
+      }
+      await ctx.store.transitionNode(node.id, 'in-use', { from: ['ready'], reason: `${ev.name} #${ev.build.number} started` });
+      ctx.metrics.events.inc({ topic, outcome: 'ok' });
+      log.info('node ready -> in-use');
+      ctx.requestPlan('onStarted');
+      return;
+    }
+    if (topic !== 'onFinalized') {
+      ctx.metrics.events.inc({ topic, outcome: 'unknown-topic' });
+      return;
+    }
+    if (node.state === 'hold' || node.state === 'deleting') {
+      ctx.metrics.events.inc({ topic, outcome: `in-state-${node.state}` });
+      return;
+    }
+    const status = ev.build.status ?? 'UNKNOWN';
+    const used = node.state === 'used' ? node : await ctx.store.transitionNode(node.id, 'used', { reason: `${ev.name} #${ev.build.number} ${status}` });
+    log.info({ status }, `node ${node.state} -> used`);
+    const rule = jobRule(ctx.config().jobs, ev.name);
+    if (rule && rule['hold-on-failure'] > 0 && status !== 'SUCCESS') {
+      const held = (await ctx.store.listNodes({ states: ['hold'] })).filter((n) => n.holdReason === `${HOLD_PREFIX}${ev.name}`).length;
+      if (held < rule['hold-on-failure']) {
+        const comment = `held: ${ev.name} #${ev.build.number} ${status} ${ev.build.full_url ?? ''}`.trim();
+        await ctx.store.transitionNode(used.id, 'hold', { reason: comment, patch: { holdReason: `${HOLD_PREFIX}${ev.name}`, comment } });
+        ctx.metrics.events.inc({ topic, outcome: 'held' });
+        log.info({ status }, 'node used -> hold (hold-on-failure)');
+        return;
+      }
+    }
+    await ctx.store.transitionNode(used.id, 'deleting', { from: ['used'], reason: 'build finished' });
+    ctx.metrics.events.inc({ topic, outcome: 'ok' });
+    log.info('node used -> deleting');
+    ctx.requestDelete(used.id);
+  }
+}

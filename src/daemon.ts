@@ -1,0 +1,441 @@
+// Wires the components, starts and stops them. The planner runs whenever state changes
+// (coalesced: one run at a time, re-run if asked meanwhile) and on the demand timer.
+import { readFile } from 'node:fs/promises';
+import { loadConfig, type Config, type ProviderConfig, type TargetConfig } from './config.js';
+import { systemClock, type Clock } from './clock.js';
+import { createLogger, nodeLogger, type Logger } from './log.js';
+import { Metrics } from './metrics.js';
+import { QuotaEstimate } from './quota-estimate.js';
+import { Semaphore } from './semaphore.js';
+import { SqliteStore } from './store/sqlite.js';
+import type { Store } from './store/store.js';
+import type { NodeRecord } from './model.js';
+import { Launcher } from './launcher.js';
+import { Deleter } from './deleter.js';
+import { expiredNodes, isOurs, reconcile } from './reconcile.js';
+import { plan } from './pool/planner.js';
+import { demandByLabel } from './pool/demand.js';
+import { OWNER, type PoolContext, type ProviderRuntime } from './context.js';
+import { createTarget } from './targets/registry.js';
+import type { Target } from './targets/target.js';
+import { GearmanDemandSource } from './gearman/demand-source.js';
+import { EventListener } from './events/listener.js';
+import { BuildEventHandler } from './build-events.js';
+import { ManagedProvider } from '../providers/managed-provider.js';
+import { createDriver } from '../providers/registry.js';
+import { errorCode } from './errors.js';
+
+export interface DaemonOptions {
+  configPath: string;
+  dbPath: string;
+  env?: Record<string, string | undefined>;
+  clock?: Clock;
+  log?: Logger;
+  /** How often the store is checked for changes made by the CLI (default 250 ms). */
+  storeWatchMs?: number;
+}
+
+interface LaunchTask {
+  ctl: AbortController;
+  task: Promise<void>;
+}
+
+export class Daemon {
+  readonly metrics = new Metrics();
+  readonly log: Logger;
+  readonly clock: Clock;
+  private cfg: Config;
+  private readonly providers = new Map<string, ProviderRuntime>();
+  private readonly retired: ProviderRuntime[] = [];
+  private readonly targets = new Map<string, Target>();
+  private readonly launches = new Map<number, LaunchTask>();
+  private readonly keys = new Map<string, Promise<Buffer>>();
+  private readonly suspects = new Map<string, Set<string>>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly launcher: Launcher;
+  private readonly deleter: Deleter;
+  private readonly ctx: PoolContext;
+  private demandSource: GearmanDemandSource | null = null;
+  private events: EventListener | null = null;
+  private readonly buildEvents: BuildEventHandler;
+  private demand: Record<string, number> = {};
+  private starvedSince: Record<string, number> = {};
+  private planPending = false;
+  private planLoop: Promise<void> | null = null;
+  private cleanupRunning = false;
+  private lastMarker = -1;
+  private stopping = false;
+  private stopped: Promise<void> | null = null;
+
+  private constructor(
+    private readonly opts: DaemonOptions,
+    readonly store: Store,
+    cfg: Config,
+  ) {
+    this.cfg = cfg;
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.log ?? createLogger();
+    const self = this;
+    this.ctx = {
+      store,
+      clock: this.clock,
+      log: this.log,
+      metrics: this.metrics,
+      config: () => self.cfg,
+      provider: (name) => self.providers.get(name),
+      target: (name) => self.targets.get(name),
+      readKey: (path) => self.readKey(path),
+      requestPlan: (reason) => self.requestPlan(reason),
+      requestDelete: (id) => self.requestDelete(id),
+    };
+    this.launcher = new Launcher(this.ctx);
+    this.deleter = new Deleter(this.ctx);
+    this.buildEvents = new BuildEventHandler(this.ctx);
+  }
+
+  /** Loads config, opens the store, reconciles with every cloud, then starts all loops. */
+  static async start(opts: DaemonOptions): Promise<Daemon> {
+    const cfg = loadConfig(opts.configPath, opts.env ?? process.env);
+    const store = SqliteStore.open(opts.dbPath, { clock: opts.clock });
+    const daemon = new Daemon(opts, store, cfg);
+    try {
+      await daemon.startup();
+    } catch (err) {
+      await daemon.stop();
+      throw err;
+    }
+    return daemon;
+  }
+
+  config(): Config {
+    return this.cfg;
+  }
+
+  provider(name: string): ProviderRuntime | undefined {
+    return this.providers.get(name);
+  }
+
+  private async startup(): Promise<void> {
+    for (const p of this.cfg.providers) this.providers.set(p.name, this.makeProvider(p));
+    for (const t of this.cfg.targets) this.targets.set(t.name, this.makeTarget(t));
+    await Promise.all(this.cfg.providers.map((p) => this.reconcileProvider(p.name, true)));
+    for (const node of await this.store.listNodes({ states: ['building', 'deleting'] })) {
+      if (node.state === 'building') this.startLaunch(node);
+      else this.requestDelete(node.id);
+    }
+    this.lastMarker = await this.store.changeMarker();
+    this.startGearmanAndEvents();
+    this.every(this.opts.storeWatchMs ?? 250, () => this.watchStore());
+    this.every(this.cfg['demand-interval'], () => this.refreshDemand());
+    this.every(this.cfg['cleanup-interval'], () => this.cleanup());
+    this.requestPlan('start');
+    this.log.info({ providers: this.cfg.providers.length, labels: this.cfg.labels.length }, 'daemon started');
+  }
+
+  private every(ms: number, fn: () => Promise<void>): void {
+    let running = false;
+    const timer = setInterval(() => {
+      if (running || this.stopping) return;
+      running = true;
+      fn()
+        .catch((err) => this.log.error({ err }, 'periodic task failed'))
+        .finally(() => (running = false));
+    }, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  private makeProvider(p: ProviderConfig): ProviderRuntime {
+    const driver = createDriver(p, { clock: this.clock, log: this.log.child({ provider: p.name }) });
+    const api = new ManagedProvider(driver, {
+      clock: this.clock,
+      log: this.log.child({ provider: p.name }),
+      rateSeconds: p.rate,
+      burst: p['rate-burst'],
+      pollIntervalMs: p['poll-interval'],
+      onApiCall: (op, outcome) => this.metrics.apiCalls.inc({ provider: p.name, op, outcome }),
+    });
+    return { cfg: p, api, launchSlots: new Semaphore(p['max-concurrency']), quota: new QuotaEstimate() };
+  }
+
+  private makeTarget(t: TargetConfig): Target {
+    return createTarget(t, { gearmanServers: this.cfg['gearman-servers'], log: this.log.child({ target: t.name }), clock: this.clock });
+  }
+
+  private startGearmanAndEvents(): void {
+    if (this.cfg['gearman-servers'].length) {
+      this.demandSource = new GearmanDemandSource({
+        servers: this.cfg['gearman-servers'],
+        clock: this.clock,
+        log: this.log.child({ component: 'gearman' }),
+      });
+    }
+    if (this.cfg['zmq-publishers'].length) {
+      this.events = new EventListener({
+        urls: this.cfg['zmq-publishers'],
+        log: this.log.child({ component: 'events' }),
+        onEvent: (ev) => {
+          this.buildEvents.handle(ev).catch((err) => this.log.error({ err }, 'build event handling failed'));
+          // A build started or ended: demand changed too.
+          void this.refreshDemand();
+        },
+      });
+    }
+  }
+
+  /** Gearman demand per label; a server that is down contributes nothing. */
+  private async refreshDemand(): Promise<void> {
+    if (!this.demandSource || this.stopping) return;
+    const rows = await this.demandSource.refresh();
+    const { demand, unassigned } = demandByLabel(rows, this.cfg.labels.map((l) => l.name));
+    for (const u of unassigned) this.log.debug({ job: u.job, waiting: u.waiting }, 'demand for a job with no known label');
+    this.demand = demand;
+    this.requestPlan('demand');
+  }
+
+  health(): { gearman: unknown; events: unknown; providers: Record<string, unknown> } {
+    const providers: Record<string, unknown> = {};
+    for (const [name, rt] of this.providers) providers[name] = { cloudLimit: rt.quota.cloudLimit(), launching: rt.launchSlots.running, queued: rt.launchSlots.queued, api: rt.api.stats() };
+    return { gearman: this.demandSource?.health() ?? [], events: this.events?.stats() ?? null, providers };
+  }
+
+  /** Asks for a planner run; many requests while one runs collapse into one more run. */
+  requestPlan(reason: string): void {
+    if (this.stopping) return;
+    this.planPending = true;
+    if (this.planLoop) return;
+    this.planLoop = (async () => {
+      while (this.planPending && !this.stopping) {
+        this.planPending = false;
+        try {
+          await this.planOnce();
+        } catch (err) {
+          this.log.error({ err, reason }, 'planner run failed');
+          this.metrics.errors.inc({ component: 'planner', reason: errorCode(err) });
+        }
+      }
+    })().finally(() => (this.planLoop = null));
+  }
+
+  private async planOnce(): Promise<void> {
+    const cfg = this.cfg;
+    const nodes = await this.store.listNodes();
+    this.updateGauges(nodes);
+    const result = plan({
+      labels: cfg.labels.map((l) => ({ name: l.name, minReady: l['min-ready'], providers: l.providers.map((p) => p.name) })),
+      providers: cfg.providers.map((p) => ({ name: p.name, maxServers: p['max-servers'], cloudLimit: this.providers.get(p.name)?.quota.cloudLimit() ?? null })),
+      nodes: nodes.map((n) => ({ provider: n.provider, label: n.label, state: n.state })),
+      demand: this.demand,
+      starvedSince: this.starvedSince,
+      now: this.clock.now(),
+    });
+    this.starvedSince = result.starvedSince;
+    for (const launch of result.launches) {
+      const label = cfg.labels.find((l) => l.name === launch.label)!;
+      const target = label.target ?? cfg.targets[0]?.name ?? '';
+      for (let i = 0; i < launch.count && !this.stopping; i++) {
+        // Write-ahead: the row (and its unique server name) is committed before the create call.
+        const node = await this.store.createNode({ provider: launch.provider, label: label.name, image: label.image, target });
+        nodeLogger(this.log, node).info({ hostname: node.hostname }, 'node -> building');
+        this.startLaunch(node);
+      }
+    }
+  }
+
+  private updateGauges(nodes: readonly NodeRecord[]): void {
+    this.metrics.nodes.reset();
+    for (const n of nodes) this.metrics.nodes.inc({ provider: n.provider, label: n.label, state: n.state });
+  }
+
+  private startLaunch(node: NodeRecord): void {
+    if (this.launches.has(node.id) || this.stopping) return;
+    const ctl = new AbortController();
+    const task = this.launcher
+      .launch(node, ctl.signal)
+      .catch((err) => nodeLogger(this.log, node).error({ err }, 'launch task failed'))
+      .finally(() => {
+        this.launches.delete(node.id);
+        this.requestPlan('launch ended');
+      });
+    this.launches.set(node.id, { ctl, task });
+  }
+
+  /** A node in deleting goes to the deleter, after any launch still working on it has stopped. */
+  requestDelete(id: number): void {
+    if (this.stopping) return;
+    const launch = this.launches.get(id);
+    if (launch) {
+      launch.ctl.abort(new Error('node is being deleted'));
+      void launch.task.finally(() => this.requestDelete(id));
+      return;
+    }
+    void this.store.getNode(id).then((node) => {
+      if (node?.state === 'deleting' && !this.stopping) void this.deleter.delete(node);
+    });
+  }
+
+  /** Notices holds and deletes made by the CLI (another process) within a second. */
+  private async watchStore(): Promise<void> {
+    const marker = await this.store.changeMarker();
+    if (marker === this.lastMarker) return;
+    this.lastMarker = marker;
+    await this.dispatchDeletes();
+    this.requestPlan('store changed');
+  }
+
+  private async dispatchDeletes(): Promise<void> {
+    for (const node of await this.store.listNodes({ states: ['deleting'] })) {
+      if (!this.deleter.isDeleting(node.id)) this.requestDelete(node.id);
+    }
+  }
+
+  /** One cleanup pass: expiries, stuck launches, lost and leaked servers, quota, pending deletes. */
+  async cleanup(): Promise<void> {
+    if (this.cleanupRunning || this.stopping) return;
+    this.cleanupRunning = true;
+    try {
+      const now = this.clock.now();
+      const nodes = await this.store.listNodes();
+      for (const { node, why } of expiredNodes(nodes, now, this.cfg['max-age'])) await this.toDeleting(node, why);
+      for (const node of nodes) {
+        const rt = this.providers.get(node.provider);
+        const limit = rt ? rt.cfg['launch-timeout'] : 0;
+        if (node.state === 'building' && !this.launches.has(node.id) && now - node.stateTime > limit) await this.toDeleting(node, 'launch stuck');
+      }
+      await Promise.all([...this.providers.keys()].map((name) => this.reconcileProvider(name, false)));
+      await this.dispatchDeletes();
+    } finally {
+      this.cleanupRunning = false;
+    }
+  }
+
+  private async toDeleting(node: NodeRecord, why: string): Promise<void> {
+    try {
+      await this.store.transitionNode(node.id, 'deleting', { from: [node.state], reason: why, patch: { comment: why } });
+      nodeLogger(this.log, node).info({ why }, `node ${node.state} -> deleting`);
+      this.requestDelete(node.id);
+    } catch (err) {
+      nodeLogger(this.log, node).debug({ err }, 'node changed before it could be marked deleting');
+    }
+  }
+
+  /** Matches rows with the cloud's servers; at start-up also adopts or drops interrupted launches. */
+  private async reconcileProvider(name: string, startup: boolean): Promise<void> {
+    const rt = this.providers.get(name);
+    if (!rt) return;
+    const log = this.log.child({ provider: name });
+    try {
+      const servers = await rt.api.listServers();
+      const nodes = (await this.store.listNodes({ provider: name })).filter((n) => !this.launches.has(n.id) && !this.deleter.isDeleting(n.id));
+      const actions = reconcile({ provider: name, owner: OWNER, nodes, servers, suspects: this.suspects.get(name) ?? new Set(), startup });
+      this.suspects.set(name, actions.suspects);
+      for (const a of actions.adopt) {
+        await this.store.updateNode(a.nodeId, { serverId: a.serverId });
+        log.info({ node: a.nodeId, server: a.serverId }, 'adopted server of an interrupted launch');
+      }
+      for (const id of actions.dropRows) {
+        await this.store.transitionNode(id, 'deleting', { from: ['building'], reason: 'server never created' });
+        await this.store.removeNode(id);
+        log.info({ node: id }, 'dropped row whose server was never created');
+      }
+      for (const id of actions.lost) {
+        const node = await this.store.getNode(id);
+        if (node) await this.toDeleting(node, 'server no longer in the cloud');
+      }
+      for (const server of actions.leaked) {
+        log.warn({ server: server.id, name: server.name }, 'deleting leaked server');
+        await rt.api.deleteServer(server.id);
+        this.metrics.leaks.inc({ provider: name });
+      }
+      await this.refreshQuota(rt, servers);
+    } catch (err) {
+      log.warn({ err }, 'reconcile pass failed');
+      this.metrics.errors.inc({ component: 'cleanup', reason: errorCode(err) });
+      if (startup) throw err;
+    }
+  }
+
+  private async refreshQuota(rt: ProviderRuntime, servers: Awaited<ReturnType<ProviderRuntime['api']['listServers']>>): Promise<void> {
+    const quota = await rt.api.getQuota();
+    const image = rt.cfg.images[0];
+    const flavor = image ? await rt.api.findFlavor(image['min-ram'], image['name-filter']).catch(() => undefined) : undefined;
+    rt.quota.update(quota, servers.filter((s) => isOurs(s, OWNER, rt.cfg.name)), flavor);
+  }
+
+  private readKey(path: string): Promise<Buffer> {
+    let key = this.keys.get(path);
+    if (!key) {
+      key = readFile(path);
+      key.catch(() => this.keys.delete(path));
+      this.keys.set(path, key);
+    }
+    return key;
+  }
+
+  /** SIGHUP: a bad config is logged and the old one kept. */
+  async reload(): Promise<boolean> {
+    let next: Config;
+    try {
+      next = loadConfig(this.opts.configPath, this.opts.env ?? process.env);
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'config reload failed; keeping the running config');
+      return false;
+    }
+    for (const p of next.providers) {
+      const current = this.providers.get(p.name);
+      if (current && JSON.stringify(current.cfg) === JSON.stringify(p)) continue;
+      // Launches in flight keep the runtime they started with; it is closed at stop.
+      if (current) this.retired.push(current);
+      this.providers.set(p.name, this.makeProvider(p));
+    }
+    for (const name of [...this.providers.keys()]) {
+      if (!next.providers.some((p) => p.name === name)) {
+        this.retired.push(this.providers.get(name)!);
+        this.providers.delete(name);
+      }
+    }
+    const oldTargets = [...this.targets.values()];
+    this.targets.clear();
+    for (const t of next.targets) this.targets.set(t.name, this.makeTarget(t));
+    void Promise.allSettled(oldTargets.map((t) => t.close()));
+    this.cfg = next;
+    this.log.info('config reloaded');
+    this.requestPlan('reload');
+    return true;
+  }
+
+  /**
+   * Stops launching; lets API calls in flight finish (a created server always gets its row
+   * updated); leaves building rows to resume on the next start. Idempotent.
+   */
+  stop(): Promise<void> {
+    if (!this.stopped) this.stopped = this.doStop();
+    return this.stopped;
+  }
+
+  private async doStop(): Promise<void> {
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    const steps: (() => Promise<unknown>)[] = [
+      async () => this.events?.close(),
+      async () => this.demandSource?.close(),
+      async () => this.planLoop,
+      async () => {
+        for (const l of this.launches.values()) l.ctl.abort(new Error('daemon stopping'));
+        await Promise.allSettled([...this.launches.values()].map((l) => l.task));
+      },
+      async () => this.deleter.stop(),
+      async () => Promise.allSettled([...this.providers.values(), ...this.retired].map((rt) => rt.api.close())),
+      async () => Promise.allSettled([...this.targets.values()].map((t) => t.close())),
+      async () => this.store.close(),
+    ];
+    for (const step of steps) {
+      try {
+        await step();
+      } catch (err) {
+        this.log.warn({ err }, 'stop step failed');
+      }
+    }
+    this.log.info('daemon stopped');
+  }
+}

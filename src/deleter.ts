@@ -1,0 +1,76 @@
+// Deletes nodes in state deleting: unregister from the target, delete the server, wait until the
+// cloud no longer lists it, remove the row (its audit rows stay). A failure leaves the row in
+// deleting; the next pass retries after a backoff.
+import { errorCode } from './errors.js';
+import { nodeLogger } from './log.js';
+import type { NodeRecord } from './model.js';
+import type { PoolContext } from './context.js';
+
+const DELETE_WAIT_MS = 10 * 60_000;
+
+export class Deleter {
+  private readonly inFlight = new Map<number, Promise<void>>();
+  private readonly failures = new Map<number, { count: number; notBefore: number }>();
+  private readonly shutdown = new AbortController();
+
+  constructor(private readonly ctx: PoolContext) {}
+
+  /** Starts deleting the node unless a delete is already running or backing off. */
+  delete(node: NodeRecord): Promise<void> {
+    const running = this.inFlight.get(node.id);
+    if (running) return running;
+    const failed = this.failures.get(node.id);
+    if (this.shutdown.signal.aborted || (failed && failed.notBefore > this.ctx.clock.now())) return Promise.resolve();
+    const task = this.run(node).finally(() => this.inFlight.delete(node.id));
+    this.inFlight.set(node.id, task);
+    return task;
+  }
+
+  isDeleting(id: number): boolean {
+    return this.inFlight.has(id);
+  }
+
+  /** Stops waiting for servers to go; rows stay deleting and are resumed on the next start. */
+  async stop(): Promise<void> {
+    this.shutdown.abort(new Error('daemon stopping'));
+    await this.drain();
+  }
+
+  /** Waits for every delete in flight. */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.inFlight.values()]);
+  }
+
+  private async run(node: NodeRecord): Promise<void> {
+    const { ctx } = this;
+    const log = nodeLogger(ctx.log, node);
+    const rt = ctx.provider(node.provider);
+    try {
+      const target = ctx.target(node.target);
+      if (target) {
+        // A master that is down must not keep a VM alive: log, count, and go on deleting.
+        await target.unregister(node).catch((err) => {
+          log.warn({ err, target: target.name }, 'could not unregister node from target');
+          ctx.metrics.errors.inc({ component: 'target', reason: errorCode(err) });
+        });
+      }
+      if (node.serverId) {
+        if (!rt) throw new Error(`provider ${node.provider} is not configured; cannot delete server ${node.serverId}`);
+        await rt.api.deleteServer(node.serverId);
+        await rt.api.waitForGone(node.serverId, DELETE_WAIT_MS, this.shutdown.signal);
+      }
+      await ctx.store.removeNode(node.id);
+      this.failures.delete(node.id);
+      ctx.metrics.deletes.inc({ provider: node.provider, outcome: 'ok' });
+      log.info({ server: node.serverId }, 'node deleting -> gone');
+      ctx.requestPlan('node deleted');
+    } catch (err) {
+      if (this.shutdown.signal.aborted) return;
+      const prev = this.failures.get(node.id)?.count ?? 0;
+      const backoff = Math.min(60_000, 1000 * 2 ** prev);
+      this.failures.set(node.id, { count: prev + 1, notBefore: ctx.clock.now() + backoff });
+      ctx.metrics.deletes.inc({ provider: node.provider, outcome: errorCode(err) });
+      log.warn({ err, retryInMs: backoff }, 'delete failed; will retry');
+    }
+  }
+}

@@ -1,0 +1,148 @@
+// Launches one node: create the server, wait for ACTIVE through the shared poll, wait for SSH,
+// register with the target, mark ready. The node row exists before the create call (write-ahead).
+// A failed attempt deletes its server before the next; after the last, the node goes to deleting.
+import { AuthError, BadRequestError, NotInStoreError, QuotaExceededError, TargetAuthError, errorCode } from './errors.js';
+import { META_NODE_ID, META_OWNER, META_PROVIDER, type NodeRecord } from './model.js';
+import { nodeLogger, type Logger } from './log.js';
+import { waitForSsh } from './ssh-check.js';
+import { OWNER, type PoolContext, type ProviderRuntime } from './context.js';
+import type { ProviderImageConfig } from './config.js';
+
+/** Errors that another attempt cannot fix. */
+function isFinal(err: unknown): boolean {
+  return err instanceof TargetAuthError || err instanceof AuthError || err instanceof BadRequestError;
+}
+
+export class Launcher {
+  constructor(private readonly ctx: PoolContext) {}
+
+  /** Runs the launch to its end (ready, or deleting). On `signal` (shutdown) it stops between steps and leaves the row building. */
+  async launch(node: NodeRecord, signal: AbortSignal): Promise<void> {
+    const { ctx } = this;
+    const log = nodeLogger(ctx.log, node);
+    const rt = ctx.provider(node.provider);
+    const image = rt?.cfg.images.find((i) => i.name === node.image);
+    if (!rt || !image) {
+      await this.giveUp(node, log, `provider ${node.provider} or image ${node.image} is no longer configured`);
+      return;
+    }
+    const release = await rt.launchSlots.acquire(signal).catch(() => null);
+    if (!release) return;
+    const started = ctx.clock.now();
+    try {
+      const attempts = Math.max(1, rt.cfg['launch-retries']);
+      let current = node;
+      for (;;) {
+        if (signal.aborted) return;
+        const fresh = await ctx.store.getNode(node.id);
+        if (!fresh || fresh.state !== 'building') return;
+        current = await ctx.store.updateNode(node.id, { launchAttempts: fresh.launchAttempts + 1 });
+        try {
+          await this.attempt(current, rt, image, log, signal);
+          ctx.metrics.launches.inc({ provider: node.provider, label: node.label, outcome: 'ready' });
+          ctx.metrics.launchSeconds.observe({ provider: node.provider, label: node.label }, (ctx.clock.now() - node.created) / 1000);
+          log.info({ attempt: current.launchAttempts, ms: ctx.clock.now() - started }, 'node building -> ready');
+          return;
+        } catch (err) {
+          if (signal.aborted) {
+            log.info('launch interrupted by shutdown; the row stays building and resumes on restart');
+            return;
+          }
+          if (err instanceof NotInStoreError) return;
+          const code = errorCode(err);
+          ctx.metrics.launches.inc({ provider: node.provider, label: node.label, outcome: code });
+          if (err instanceof QuotaExceededError) {
+            // Not a launch failure: the cloud is full. Shrink the estimate and let the planner retry later.
+            const held = (await ctx.store.listNodes({ provider: node.provider })).length - 1;
+            rt.quota.shrinkTo(Math.max(0, held));
+            await this.giveUp(await this.current(node), log, `over quota: ${(err as Error).message}`);
+            return;
+          }
+          log.warn({ err, attempt: current.launchAttempts, of: attempts, reason: code }, 'launch attempt failed');
+          const latest = await this.current(node);
+          if (!latest || latest.state !== 'building') return;
+          if (latest.launchAttempts >= attempts || isFinal(err)) {
+            await this.giveUp(latest, log, `launch failed after ${latest.launchAttempts} attempt(s): ${(err as Error).message}`);
+            return;
+          }
+          await this.discardServer(latest, rt, log, signal);
+        }
+      }
+    } finally {
+      release();
+    }
+  }
+
+  private async attempt(node: NodeRecord, rt: ProviderRuntime, image: ProviderImageConfig, log: Logger, signal: AbortSignal): Promise<void> {
+    const { ctx } = this;
+    const p = rt.cfg;
+    let serverId = node.serverId;
+    if (!serverId) {
+      const [cloudImage, flavor] = await Promise.all([rt.api.findImage(image['base-image']), rt.api.findFlavor(image['min-ram'], image['name-filter'])]);
+      signal.throwIfAborted();
+      const azs = p['availability-zones'];
+      const server = await rt.api.createServer({
+        name: node.hostname,
+        imageId: cloudImage.id,
+        flavorId: flavor.id,
+        metadata: { ...image.meta, [META_OWNER]: OWNER, [META_NODE_ID]: String(node.id), [META_PROVIDER]: node.provider },
+        az: azs.length ? azs[node.id % azs.length] : undefined,
+        keyName: p.keypair,
+        networks: p.networks.length ? p.networks : undefined,
+        configDrive: p['config-drive'],
+      });
+      serverId = server.id;
+      // Recorded even during shutdown: a created server must always have its row.
+      await ctx.store.updateNode(node.id, { serverId }).catch(async (err) => {
+        if (err instanceof NotInStoreError) await rt.api.deleteServer(server.id);
+        throw err;
+      });
+      log.info({ server: serverId }, 'server created');
+    }
+    const active = await rt.api.waitForActive(serverId, p['boot-timeout'], signal);
+    if (!active.ip) throw new BadRequestError(`server ${serverId} is ACTIVE but has no IPv4 address`);
+    await ctx.store.updateNode(node.id, { ip: active.ip, az: active.az });
+    await waitForSsh(
+      { host: active.ip, port: p['ssh-port'], username: image.username, privateKey: await ctx.readKey(image['private-key']) },
+      { timeoutMs: p['boot-timeout'], clock: ctx.clock, signal },
+    );
+    signal.throwIfAborted();
+    const label = ctx.config().labels.find((l) => l.name === node.label);
+    const target = ctx.target(node.target);
+    let manager: string | null = null;
+    if (target) {
+      const reg = await target.register({
+        name: node.hostname,
+        host: active.ip,
+        port: p['ssh-port'],
+        description: `nodepool node ${node.id} (${node.provider}, ${node.label})`,
+        labels: [label?.name ?? node.label],
+      });
+      manager = reg.manager ?? null;
+      log.info({ target: target.name, manager }, 'registered with target');
+    }
+    await ctx.store.transitionNode(node.id, 'ready', { from: ['building'], reason: 'launched', patch: { manager } });
+  }
+
+  /** Deletes a failed attempt's server and waits until it is gone, so the retry can reuse the name. */
+  private async discardServer(node: NodeRecord, rt: ProviderRuntime, log: Logger, signal: AbortSignal): Promise<void> {
+    if (!node.serverId) return;
+    await rt.api.deleteServer(node.serverId);
+    await rt.api.waitForGone(node.serverId, rt.cfg['boot-timeout'], signal);
+    await this.ctx.store.updateNode(node.id, { serverId: null, ip: null });
+    log.info({ server: node.serverId }, 'failed attempt server deleted');
+  }
+
+  private async current(node: NodeRecord): Promise<NodeRecord | undefined> {
+    return this.ctx.store.getNode(node.id);
+  }
+
+  private async giveUp(node: NodeRecord | undefined, log: Logger, comment: string): Promise<void> {
+    if (!node || node.state !== 'building') return;
+    log.warn({ comment }, 'node building -> deleting');
+    await this.ctx.store
+      .transitionNode(node.id, 'deleting', { from: ['building'], reason: comment, patch: { comment } })
+      .then(() => this.ctx.requestDelete(node.id))
+      .catch((err) => log.debug({ err }, 'node left building before giving up'));
+  }
+}

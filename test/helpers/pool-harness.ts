@@ -1,0 +1,100 @@
+// Starts emulated clouds and the daemon in-process with a config written for the test.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { utils } from 'ssh2';
+import { startOpenStackEmulator, type OpenStackEmulator, type OpenStackEmulatorOptions } from '../../providers/openstack/emulator/index.js';
+import { Daemon } from '../../src/daemon.js';
+import { silentLogger, type Logger } from '../../src/log.js';
+
+export interface CloudSpec extends OpenStackEmulatorOptions {
+  name: string;
+  maxServers: number;
+  /** Extra YAML lines for this provider (indented by the harness). */
+  extra?: string[];
+}
+
+export interface LabelSpec {
+  name: string;
+  minReady: number;
+  providers: string[];
+}
+
+export interface PoolHarness {
+  dir: string;
+  configPath: string;
+  dbPath: string;
+  keyPath: string;
+  env: Record<string, string>;
+  clouds: Map<string, OpenStackEmulator>;
+  daemon: Daemon | null;
+  startDaemon(log?: Logger): Promise<Daemon>;
+  close(): Promise<void>;
+}
+
+export function providerYaml(c: CloudSpec, keyPath: string, env: Record<string, string>, sshPort: number): string {
+  const up = c.name.toUpperCase().replace(/-/g, '_');
+  env[`AUTH_URL_${up}`] = '';
+  return [
+    `  - name: ${c.name}`,
+    `    auth: { auth-url: "\${AUTH_URL_${up}}", username: admin, password: secret, project-name: demo }`,
+    `    max-servers: ${c.maxServers}`,
+    `    rate: 0.01`,
+    `    rate-burst: 10`,
+    `    boot-timeout: 20`,
+    `    launch-retries: 3`,
+    `    poll-interval: 0.1s`,
+    `    ssh-port: ${sshPort}`,
+    ...(c.extra ?? []).map((l) => `    ${l}`),
+    `    images:`,
+    `      - { name: ubuntu, base-image: ubuntu-jammy, min-ram: 2048, username: jenkins, private-key: "${keyPath}" }`,
+  ].join('\n');
+}
+
+export async function startPool(spec: { clouds: CloudSpec[]; labels: LabelSpec[]; extraTop?: string[] }): Promise<PoolHarness> {
+  const dir = await mkdtemp(join(tmpdir(), 'nodepool-test-'));
+  const keys = utils.generateKeyPairSync('ed25519');
+  const keyPath = join(dir, 'id_ed25519');
+  await writeFile(keyPath, keys.private, { mode: 0o600 });
+  const env: Record<string, string> = {};
+  const clouds = new Map<string, OpenStackEmulator>();
+  const providers: string[] = [];
+  let seed = 1;
+  for (const c of spec.clouds) {
+    const emu = await startOpenStackEmulator({ seed: seed++, bootTimeMs: 100, sshAuthorizedKeys: [keys.public], ...c });
+    clouds.set(c.name, emu);
+    providers.push(providerYaml(c, keyPath, env, emu.sshPort));
+    env[`AUTH_URL_${c.name.toUpperCase().replace(/-/g, '_')}`] = emu.authUrl;
+  }
+  const yaml = [
+    ...(spec.extraTop ?? []),
+    'cleanup-interval: 1s',
+    'labels:',
+    ...spec.labels.map((l) => `  - { name: ${l.name}, image: ubuntu, min-ready: ${l.minReady}, providers: [${l.providers.map((p) => `{ name: ${p} }`).join(', ')}] }`),
+    'providers:',
+    ...providers,
+    '',
+  ].join('\n');
+  const configPath = join(dir, 'nodepool.yaml');
+  await writeFile(configPath, yaml);
+  const dbPath = join(dir, 'nodepool.db');
+  const h: PoolHarness = {
+    dir,
+    configPath,
+    dbPath,
+    keyPath,
+    env,
+    clouds,
+    daemon: null,
+    async startDaemon(log = silentLogger) {
+      h.daemon = await Daemon.start({ configPath, dbPath, env, log, storeWatchMs: 100 });
+      return h.daemon;
+    },
+    async close() {
+      await h.daemon?.stop();
+      await Promise.allSettled([...clouds.values()].map((c) => c.close()));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  return h;
+}

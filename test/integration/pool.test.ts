@@ -1,0 +1,129 @@
+// The core loop against emulated OpenStack clouds: the daemon in-process, real HTTP, real SSH,
+// a real SQLite file, and a second store connection playing the CLI.
+import { afterEach, describe, expect, it } from 'vitest';
+import { startPool, type PoolHarness } from '../helpers/pool-harness.js';
+import { waitFor } from '../helpers/wait.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
+import type { NodeRecord } from '../../src/model.js';
+
+let h: PoolHarness | null = null;
+afterEach(async () => {
+  await h?.close();
+  h = null;
+});
+
+const byState = (nodes: NodeRecord[], label?: string) => {
+  const out: Record<string, number> = {};
+  for (const n of nodes) if (!label || n.label === label) out[n.state] = (out[n.state] ?? 0) + 1;
+  return out;
+};
+
+describe('pool', () => {
+  it('fills every label to min-ready across two providers, by free capacity', async () => {
+    h = await startPool({
+      clouds: [
+        { name: 'cloud-a', maxServers: 6 },
+        { name: 'cloud-b', maxServers: 2 },
+      ],
+      labels: [
+        { name: 'small', minReady: 4, providers: ['cloud-a', 'cloud-b'] },
+        { name: 'large', minReady: 2, providers: ['cloud-a'] },
+      ],
+    });
+    const daemon = await h.startDaemon();
+    await waitFor(async () => {
+      const nodes = await daemon.store.listNodes({ states: ['ready'] });
+      return byState(nodes, 'small').ready === 4 && byState(nodes, 'large').ready === 2;
+    }, { what: 'min-ready on both labels' });
+    const nodes = await daemon.store.listNodes();
+    expect(nodes).toHaveLength(6);
+    // Every ready node has a live ACTIVE server with our metadata, reachable by the address stored.
+    for (const n of nodes) {
+      const server = h.clouds.get(n.provider)!.servers().find((s) => s.id === n.serverId);
+      expect(server?.status).toBe('ACTIVE');
+      expect(server?.metadata.nodepool_node_id).toBe(String(n.id));
+      expect(n.ip).toBe(server?.ip);
+    }
+    // cloud-b (capacity 2) got small nodes too: the split follows free capacity.
+    expect(nodes.filter((n) => n.provider === 'cloud-b').length).toBeGreaterThan(0);
+    expect(nodes.filter((n) => n.provider === 'cloud-b').length).toBeLessThanOrEqual(2);
+  });
+
+  it('replaces a ready node deleted through the CLI, and never exceeds max-servers', async () => {
+    h = await startPool({ clouds: [{ name: 'cloud-a', maxServers: 3 }], labels: [{ name: 'small', minReady: 3, providers: ['cloud-a'] }] });
+    const daemon = await h.startDaemon();
+    const cloud = h.clouds.get('cloud-a')!;
+    let maxSeen = 0;
+    const sampler = setInterval(() => (maxSeen = Math.max(maxSeen, cloud.servers().length)), 5);
+    try {
+      await waitFor(async () => (await daemon.store.listNodes({ states: ['ready'] })).length === 3);
+      const cli = SqliteStore.open(h.dbPath);
+      const victim = (await cli.listNodes({ states: ['ready'] }))[0];
+      await cli.transitionNode(victim.id, 'deleting', { reason: 'operator' });
+      await cli.close();
+      // The daemon deletes it and launches a replacement; the pool returns to 3 ready.
+      await waitFor(async () => !(await daemon.store.getNode(victim.id)), { what: 'victim row removed' });
+      await waitFor(async () => (await daemon.store.listNodes({ states: ['ready'] })).length === 3, { what: 'replacement ready' });
+      expect(cloud.servers().some((s) => s.id === victim.serverId)).toBe(false);
+      expect((await daemon.store.audit({ kind: 'node', objectId: victim.id })).map((a) => a.toState)).toEqual(['building', 'ready', 'deleting']);
+    } finally {
+      clearInterval(sampler);
+    }
+    expect(maxSeen).toBeLessThanOrEqual(3);
+  });
+
+  it('does not count or delete a held node, and deletes it when its hold expires', async () => {
+    h = await startPool({ clouds: [{ name: 'cloud-a', maxServers: 5 }], labels: [{ name: 'small', minReady: 2, providers: ['cloud-a'] }] });
+    const daemon = await h.startDaemon();
+    await waitFor(async () => (await daemon.store.listNodes({ states: ['ready'] })).length === 2);
+    const cli = SqliteStore.open(h.dbPath);
+    const held = (await cli.listNodes({ states: ['ready'] }))[0];
+    await cli.transitionNode(held.id, 'hold', { reason: 'debug', patch: { holdReason: 'debug', holdExpires: Date.now() + 60_000 } });
+    // Not counted: a third node launches so that two are ready beside the held one.
+    await waitFor(async () => (await daemon.store.listNodes({ states: ['ready'] })).length === 2 && (await daemon.store.listNodes()).length === 3);
+    await daemon.cleanup();
+    expect((await daemon.store.getNode(held.id))?.state).toBe('hold');
+    // Asked to expire now: the next cleanup deletes it.
+    await cli.updateNode(held.id, { holdExpires: Date.now() - 1 });
+    await cli.close();
+    await daemon.cleanup();
+    await waitFor(async () => !(await daemon.store.getNode(held.id)), { what: 'held node deleted after expiry' });
+    expect(h.clouds.get('cloud-a')!.servers().some((s) => s.id === held.serverId)).toBe(false);
+  });
+
+  it('keeps within the cloud quota when it is below max-servers', async () => {
+    h = await startPool({
+      clouds: [{ name: 'cloud-a', maxServers: 10, quota: { instances: 3 } }],
+      labels: [{ name: 'small', minReady: 6, providers: ['cloud-a'] }],
+    });
+    const daemon = await h.startDaemon();
+    const cloud = h.clouds.get('cloud-a')!;
+    let maxSeen = 0;
+    const sampler = setInterval(() => (maxSeen = Math.max(maxSeen, cloud.servers().length)), 5);
+    try {
+      await waitFor(async () => (await daemon.store.listNodes({ states: ['ready'] })).length === 3);
+      await daemon.cleanup();
+      await daemon.cleanup();
+    } finally {
+      clearInterval(sampler);
+    }
+    expect(maxSeen).toBeLessThanOrEqual(3);
+    expect((await daemon.store.listNodes()).length).toBe(3);
+    // The emulator was never asked for a fourth server: the planner knew the quota.
+    expect(cloud.calls()['POST /compute/v2.1/servers'] ?? 0).toBe(3);
+  });
+
+  it('retries servers that come up in ERROR, then gives up and deletes them', async () => {
+    h = await startPool({ clouds: [{ name: 'cloud-a', maxServers: 1, errorRate: 1 }], labels: [{ name: 'small', minReady: 1, providers: ['cloud-a'] }] });
+    const daemon = await h.startDaemon();
+    const cloud = h.clouds.get('cloud-a')!;
+    const first = await waitFor(async () => (await daemon.store.listNodes())[0]);
+    await waitFor(async () => !(await daemon.store.getNode(first.id)), { what: 'failed node removed' });
+    const audit = await daemon.store.audit({ kind: 'node', objectId: first.id });
+    expect(audit.map((a) => a.toState)).toEqual(['building', 'deleting']);
+    expect(audit[1].reason).toMatch(/launch failed after 3 attempt/);
+    // Three create calls for that node, and every ERROR server deleted again.
+    expect(cloud.calls()['POST /compute/v2.1/servers']).toBeGreaterThanOrEqual(3);
+    await waitFor(() => !cloud.servers().some((s) => s.metadata.nodepool_node_id === String(first.id)), { what: 'its ERROR servers deleted' });
+  });
+});
