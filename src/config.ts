@@ -1,28 +1,49 @@
 // YAML -> typed, validated Config. Keys follow the original Nodepool's nodepool.yaml where the
 // concept is the same. Durations accept seconds (number) or "30s"/"5m"/"2h"/"1d" and are held in ms.
+import { readFileSync } from 'node:fs';
+import { LineCounter, isScalar, parseDocument, type Document, type Node } from 'yaml';
 import { z } from 'zod';
+import { crossCheck } from './config/cross-check.js';
+import { substituteEnv, type EnvRegion } from './config/env.js';
+import { commentRanges, formatPath, keyNode, locate, pathAt, type KeyPath } from './config/locate.js';
+import { suggest } from './config/suggest.js';
 import { parseDuration } from './duration.js';
+import { ConfigError } from './errors.js';
 
+// Each constraint carries one message saying what was expected; the loader appends what it found
+// ("expected a non-negative integer, got -3"), so the schema never echoes a value (secrets).
+const DURATION = 'expected a positive duration: seconds, or e.g. "30s", "5m", "2h", "1d"';
 const duration = (def: string | number) =>
   z
-    .union([z.number(), z.string()])
+    .union([z.number(), z.string()], { error: DURATION })
     .default(def)
     .transform((v, ctx) => {
       const ms = parseDuration(v);
-      if (ms === null) {
-        ctx.addIssue({ code: 'custom', message: `expected a duration (seconds, or e.g. "30s", "5m", "2h"), got ${JSON.stringify(v)}` });
+      if (ms === null || ms <= 0) {
+        ctx.addIssue({ code: 'custom', message: DURATION });
         return z.NEVER;
       }
       return ms;
     });
 
-const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected a name of letters, digits, "-", "_" or "."');
+const int = (error: string) => z.number({ error }).int({ error });
+const count = () => int('expected a non-negative integer').min(0, { error: 'expected a non-negative integer' });
+const positiveInt = () => int('expected a positive integer').min(1, { error: 'expected a positive integer' });
+const port = () => {
+  const error = 'expected a port number from 1 to 65535';
+  return int(error).min(1, { error }).max(65535, { error });
+};
+const positive = () => z.number({ error: 'expected a positive number' }).positive({ error: 'expected a positive number' });
+const text = () => z.string().min(1);
+const httpUrl = () => z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
+
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected a name of letters, digits, "-", "_" or "." (starting with a letter or digit)');
 
 const providerImage = z.strictObject({
   name,
   /** Name or id of the cloud image booted for this label (and baked from, once the builder runs). */
-  'base-image': z.string().min(1),
-  'min-ram': z.number().int().nonnegative().default(0),
+  'base-image': text(),
+  'min-ram': count().default(0),
   'name-filter': z.string().optional(),
   /** Setup script under images/, run over SSH when baking. */
   setup: z.string().optional(),
@@ -32,10 +53,10 @@ const providerImage = z.strictObject({
 });
 
 const openstackAuth = z.strictObject({
-  'auth-url': z.string().url(),
-  username: z.string().min(1),
-  password: z.string().min(1),
-  'project-name': z.string().min(1),
+  'auth-url': httpUrl(),
+  username: text(),
+  password: text(),
+  'project-name': text(),
   'user-domain-name': z.string().default('Default'),
   'project-domain-name': z.string().default('Default'),
 });
@@ -48,16 +69,16 @@ const provider = z.strictObject({
   'region-name': z.string().optional(),
   /** Endpoint interface from the catalog. */
   interface: z.enum(['public', 'internal', 'admin']).default('public'),
-  'max-servers': z.number().int().nonnegative(),
+  'max-servers': count(),
   /** As in the original Nodepool: seconds between API calls (0.05 = 20 calls a second). */
-  rate: z.number().positive().default(1.0),
+  rate: positive().default(1.0),
   /** Calls that may go out at once after a quiet spell (token bucket size). */
-  'rate-burst': z.number().int().positive().default(1),
+  'rate-burst': positiveInt().default(1),
   /** Launches in flight at once on this provider. */
-  'max-concurrency': z.number().int().positive().default(10),
+  'max-concurrency': positiveInt().default(10),
   'boot-timeout': duration(120),
   'launch-timeout': duration(3600),
-  'launch-retries': z.number().int().nonnegative().default(3),
+  'launch-retries': count().default(3),
   /** How often the shared server list is polled while something waits on it. */
   'poll-interval': duration('2s'),
   'availability-zones': z.array(z.string()).default([]),
@@ -65,7 +86,7 @@ const provider = z.strictObject({
   'keypair': z.string().optional(),
   'config-drive': z.boolean().default(false),
   /** Port SSH answers on in the VMs (22 in a real cloud; the emulator uses a high port). */
-  'ssh-port': z.number().int().min(1).max(65535).default(22),
+  'ssh-port': port().default(22),
   images: z.array(providerImage).min(1),
 });
 
@@ -74,17 +95,17 @@ const labelProvider = z.strictObject({ name });
 const label = z.strictObject({
   name,
   image: name,
-  'min-ready': z.number().int().nonnegative().default(0),
+  'min-ready': count().default(0),
   providers: z.array(labelProvider).min(1),
   /** Target the label's nodes register with; defaults to the first target. */
   target: name.optional(),
 });
 
 const jenkinsTarget = z.strictObject({
-  url: z.string().url(),
-  user: z.string().min(1),
-  apikey: z.string().min(1),
-  'credentials-id': z.string().min(1),
+  url: httpUrl(),
+  user: text(),
+  apikey: text(),
+  'credentials-id': text(),
   /** Remote filesystem root of the agent. */
   'remote-fs': z.string().default('/home/jenkins'),
 });
@@ -97,15 +118,24 @@ const target = z.strictObject({
   gearman: z.strictObject({}).optional(),
 });
 
+function isRegExp(v: string): boolean {
+  try {
+    new RegExp(`^(?:${v})$`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const job = z.strictObject({
   /** Job name, or a regular expression anchored at both ends. */
-  name: z.string().min(1),
-  'hold-on-failure': z.number().int().nonnegative().default(0),
+  name: text().refine(isRegExp, 'expected a job name or a valid regular expression'),
+  'hold-on-failure': count().default(0),
 });
 
 const gearmanServer = z.strictObject({
-  host: z.string().min(1),
-  port: z.number().int().min(1).max(65535).default(4730),
+  host: text(),
+  port: port().default(4730),
 });
 
 export const configSchema = z
@@ -113,7 +143,14 @@ export const configSchema = z
     'gearman-servers': z.array(gearmanServer).default([]),
     'zmq-publishers': z.array(z.string().regex(/^tcp:\/\/[^:]+:\d+$/, 'expected tcp://HOST:PORT')).default([]),
     /** Cron schedules, as in the original Nodepool (image-update: when images are baked). */
-    cron: z.strictObject({ 'image-update': z.string().default('14 2 * * *') }).prefault({}),
+    cron: z
+      .strictObject({
+        'image-update': z
+          .string()
+          .regex(/^\S+(\s+\S+){4}$/, 'expected a cron schedule of five fields, e.g. "14 2 * * *"')
+          .default('14 2 * * *'),
+      })
+      .prefault({}),
     'demand-interval': duration('5s'),
     'cleanup-interval': duration('60s'),
     /** Nodes older than this in a state are deleted: their events were lost. */
@@ -138,4 +175,223 @@ export type LabelConfig = Config['labels'][number];
 export type TargetConfig = Config['targets'][number];
 export type JobConfig = Config['jobs'][number];
 
-// loadConfig(path) and parseConfig(text, file): see the loader below (filled in by the config work).
+
+// ---------------------------------------------------------------------------------------------
+// The loader. Every problem becomes one line `FILE:LINE:COL: key.path: message`, and all of them
+// are reported at once: env references, then (if the YAML parses) the schema and the checks across
+// sections. Positions are those of the file as written, before substitution.
+
+export type Env = Record<string, string | undefined>;
+
+/** A problem located in the substituted text. */
+interface Problem {
+  offset: number;
+  path: KeyPath;
+  message: string;
+}
+
+const TYPE_NAMES: Record<string, string> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'an integer',
+  boolean: 'true or false',
+  array: 'a list',
+  object: 'a mapping',
+  record: 'a mapping',
+};
+
+/** Messages for constraints the schema did not word itself. */
+function defaultMessage(issue: z.core.$ZodRawIssue): string | undefined {
+  switch (issue.code) {
+    case 'invalid_type':
+      return `expected ${TYPE_NAMES[issue.expected] ?? issue.expected}`;
+    case 'invalid_value':
+      return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'too_small':
+      if (issue.origin === 'array') return `expected a list with at least ${issue.minimum} entr${issue.minimum === 1 ? 'y' : 'ies'}`;
+      if (issue.origin === 'string') return issue.minimum === 1 ? 'expected a non-empty string' : `expected at least ${issue.minimum} characters`;
+      return `expected a number ${issue.inclusive ? 'at least' : 'above'} ${issue.minimum}`;
+    case 'too_big':
+      return `expected ${issue.origin === 'array' ? 'a list of' : 'at most'} ${issue.maximum}${issue.origin === 'array' ? ' entries at most' : ''}`;
+    case 'invalid_format':
+      return `expected ${issue.format === 'url' ? 'a URL' : `a value of format ${issue.format}`}`;
+    default:
+      return undefined;
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null || value === undefined) return 'an empty value';
+  if (Array.isArray(value)) return value.length === 0 ? 'an empty list' : `a list of ${value.length} entr${value.length === 1 ? 'y' : 'ies'}`;
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') {
+    const shown = value.length > 60 ? `${value.slice(0, 57)}...` : value;
+    return JSON.stringify(shown);
+  }
+  return String(value);
+}
+
+/** Describes the kind of a value without showing it, for values that came from the environment. */
+function kindOf(value: unknown): string {
+  if (value === null || value === undefined) return 'an empty value';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'boolean') return 'a boolean';
+  return typeof value === 'number' ? 'a number' : 'a string';
+}
+
+function valueAt(data: unknown, path: KeyPath): unknown {
+  let v = data;
+  for (const step of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string | number, unknown>)[step];
+  }
+  return v;
+}
+
+/** Keys allowed by the schema at `path` (for "did you mean"). */
+function keysAt(schema: z.ZodType, path: KeyPath): string[] {
+  let s: z.ZodType | undefined = schema;
+  const unwrap = (t: z.ZodType | undefined): z.ZodType | undefined => {
+    for (let i = 0; i < 10 && t; i++) {
+      if (t instanceof z.ZodDefault || t instanceof z.ZodPrefault || t instanceof z.ZodOptional) t = t.def.innerType as z.ZodType;
+      else if (t instanceof z.ZodPipe) t = t.def.in as z.ZodType;
+      else break;
+    }
+    return t;
+  };
+  for (const step of path) {
+    s = unwrap(s);
+    if (s instanceof z.ZodArray && typeof step === 'number') s = s.element as z.ZodType;
+    else if (s instanceof z.ZodObject) s = s.shape[step] as z.ZodType | undefined;
+    else return [];
+  }
+  s = unwrap(s);
+  return s instanceof z.ZodObject ? Object.keys(s.shape) : [];
+}
+
+const overlaps = (node: Node | null, r: EnvRegion) =>
+  !!node?.range && node.range[0] < r.end && Math.max(node.range[1], node.range[0] + 1) > r.start;
+
+/** Offset to report for the value at `path`: its own, or its key's when the value is empty. */
+function valueOffset(doc: Document, path: KeyPath): { offset: number; node: Node | null } {
+  const at = locate(doc, path);
+  const node = at.node;
+  if (!node?.range) return { offset: 0, node: null };
+  const empty = isScalar(node) && node.value === null && node.range[0] === node.range[1];
+  return { offset: empty && at.key?.range ? at.key.range[0] : node.range[0], node };
+}
+
+function validate(doc: Document, data: unknown, regions: EnvRegion[]): { config?: Config; problems: Problem[] } {
+  const result = configSchema.safeParse(data, { error: defaultMessage });
+  if (result.success) return { config: result.data, problems: [] };
+  const problems: Problem[] = [];
+  for (const issue of result.error.issues) {
+    const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+    if (issue.code === 'unrecognized_keys') {
+      const allowed = keysAt(configSchema, path);
+      for (const key of issue.keys) {
+        const hint = suggest(key, allowed);
+        const offset = keyNode(doc, path, key)?.range?.[0] ?? valueOffset(doc, path).offset;
+        problems.push({ offset, path: [...path, key], message: `unknown key "${key}"${hint ? `; did you mean "${hint}"?` : ''}` });
+      }
+      continue;
+    }
+    const value = valueAt(data, path);
+    if (value === undefined && path.length > 0) {
+      const parent = locate(doc, path.slice(0, -1));
+      const offset = parent.node?.range?.[0] ?? 0;
+      problems.push({ offset, path, message: `missing required key "${String(path[path.length - 1])}"` });
+      continue;
+    }
+    const { offset, node } = valueOffset(doc, path);
+    // A value that could not be substituted is reported once, as the env problem.
+    if (regions.some((r) => !r.resolved && overlaps(node, r))) continue;
+    const fromEnv = regions.find((r) => r.resolved && overlaps(node, r));
+    const got = fromEnv ? `${kindOf(value)} from \${${fromEnv.name}}` : describe(value);
+    problems.push({ offset, path, message: `${issue.message}, got ${got}` });
+  }
+  return { problems };
+}
+
+function crossProblems(doc: Document, data: unknown, regions: EnvRegion[]): Problem[] {
+  const problems: Problem[] = [];
+  for (const p of crossCheck(data)) {
+    let offset: number;
+    let node: Node | null = null;
+    if (p.at === 'parent') {
+      offset = locate(doc, p.path.slice(0, -1)).node?.range?.[0] ?? 0;
+    } else if (p.at === 'key') {
+      node = keyNode(doc, p.path.slice(0, -1), String(p.path[p.path.length - 1]));
+      offset = node?.range?.[0] ?? 0;
+    } else {
+      ({ offset, node } = valueOffset(doc, p.path));
+    }
+    if (regions.some((r) => !r.resolved && overlaps(node, r))) continue;
+    problems.push({ offset, path: p.path, message: p.message });
+  }
+  return problems;
+}
+
+/** Replaces substituted values that a message might quote with the reference that produced them. */
+function redact(message: string, text: string, regions: EnvRegion[]): string {
+  const values = regions
+    .filter((r) => r.resolved && r.end - r.start >= 3)
+    .map((r) => ({ value: text.slice(r.start, r.end), ref: `\${${r.name}}` }))
+    .sort((a, b) => b.value.length - a.value.length);
+  return values.reduce((m, { value, ref }) => m.split(value).join(ref), message);
+}
+
+/**
+ * Parses and validates a nodepool.yaml text. `file` names it in messages. `${NAME}` references
+ * are resolved from `env` only (the caller passes process.env at the entry point).
+ * Throws ConfigError listing every problem found.
+ */
+export function parseConfig(text: string, file: string, env: Env = {}): Config {
+  const original = new LineCounter();
+  original.addNewLine(0);
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) original.addNewLine(i + 1);
+
+  const sub = substituteEnv(text, env, commentRanges(text));
+  const doc = parseDocument(sub.text, { lineCounter: new LineCounter(), prettyErrors: false, uniqueKeys: true });
+
+  const problems: Problem[] = sub.problems.map((p) => ({ offset: p.offset, path: pathAt(doc, p.offset), message: p.message }));
+  const syntax = [...doc.errors];
+  for (const err of syntax) {
+    const offset = err.pos[0];
+    problems.push({ offset, path: pathAt(doc, offset), message: `YAML syntax error: ${redact(err.message, sub.text, sub.regions)}` });
+  }
+  // A tree that did not parse cleanly would only produce noise from the schema.
+  let config: Config | undefined;
+  if (syntax.length === 0) {
+    const data: unknown = doc.toJS({ maxAliasCount: 1000 });
+    const checked = validate(doc, data, sub.regions);
+    config = checked.config;
+    problems.push(...checked.problems);
+    for (const p of crossProblems(doc, data, sub.regions)) problems.push({ ...p, message: redact(p.message, sub.text, sub.regions) });
+  }
+
+  if (problems.length > 0 || config === undefined) {
+    const lines = problems
+      .map((p, i) => ({ ...p, i, origin: sub.toOriginal(p.offset) }))
+      .sort((a, b) => a.origin - b.origin || a.i - b.i)
+      .map((p) => {
+        const { line, col } = original.linePos(p.origin);
+        return `${file}:${line}:${col}: ${formatPath(p.path)}: ${p.message}`;
+      });
+    throw new ConfigError([...new Set(lines)]);
+  }
+  return config;
+}
+
+/** Reads and parses a config file; an unreadable file is a ConfigError too. */
+export function loadConfig(file: string, env: Env = {}): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError([`${file}: cannot read the file (${code ?? (err as Error).message})`]);
+  }
+  return parseConfig(text, file, env);
+}
