@@ -1,0 +1,214 @@
+// One agent of the simulated master. Like a Jenkins agent driven by the Gearman plugin it
+// registers `build:JOB` and `build:JOB:LABEL` for every job its labels can run, on every
+// Gearman server; unlike a long-lived agent it is single use: it takes ONE job, drops every
+// function at once, runs the build (onStarted, wait, onCompleted, onFinalized), answers the
+// Gearman client and then disconnects.
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import type { BuildResult, EventTopic, FrameBuild } from './event-frame.js';
+import { gearmanode, payloadText, type GearmanServerAddress, type GmWorker, type GmWorkerJob } from './gearmanode.js';
+import { keepRegistered } from './reconnect.js';
+
+export interface SimJob {
+  name: string;
+  labels: string[];
+}
+
+export interface SimBuild {
+  job: string;
+  number: number;
+  node: string;
+  /** null while running. */
+  result: BuildResult | null;
+  started: number;
+  finished: number | null;
+  parameters: Record<string, string>;
+}
+
+export interface NodeDefinition {
+  name: string;
+  description: string;
+  labels: string[];
+  host: string;
+  port: number;
+  credentialsId: string;
+  remoteFs: string;
+  /** Whatever the registration carried (the doCreateItem json, or the node_assign payload). */
+  raw: unknown;
+}
+
+export type NodeState = 'idle' | 'busy' | 'used' | 'deleted';
+
+/** What a node needs from its master. */
+export interface NodeHost {
+  servers: GearmanServerAddress[];
+  jobs(): SimJob[];
+  clock: Clock;
+  managerName: string;
+  rootUrl(): string;
+  durationMs(job: string): number;
+  result(job: string, number: number): BuildResult;
+  nextBuildNumber(job: string): number;
+  publish(topic: EventTopic, build: FrameBuild): void;
+  recordBuild(build: SimBuild): void;
+  log: Logger;
+}
+
+/** Gearman function names a node with these labels registers for these jobs. */
+export function functionsFor(jobs: SimJob[], labels: string[]): Map<string, string> {
+  const fns = new Map<string, string>();
+  for (const job of jobs) {
+    const matching = job.labels.filter((l) => labels.includes(l));
+    if (matching.length === 0) continue;
+    fns.set(`build:${job.name}`, job.name);
+    for (const label of matching) fns.set(`build:${job.name}:${label}`, job.name);
+  }
+  return fns;
+}
+
+export class SimNode {
+  state: NodeState = 'idle';
+  buildsRun = 0;
+  /** Jobs handed to this node after it had taken its one job (multi-server races); given back. */
+  rejected = 0;
+  readonly created: number;
+  private worker: GmWorker | null = null;
+  private functions = new Map<string, string>();
+  private stopReconnect: () => void = () => undefined;
+  private abort = new AbortController();
+  private running: Promise<void> | null = null;
+  private readonly log: Logger;
+
+  constructor(
+    readonly def: NodeDefinition,
+    private readonly host: NodeHost,
+  ) {
+    this.created = host.clock.now();
+    this.log = host.log.child({ simNode: def.name });
+  }
+
+  /** Functions currently offered to Gearman. */
+  get registeredFunctions(): string[] {
+    return this.state === 'idle' && this.worker ? [...this.functions.keys()] : [];
+  }
+
+  start(): void {
+    this.functions = functionsFor(this.host.jobs(), this.def.labels);
+    if (this.functions.size === 0) {
+      this.log.warn({ labels: this.def.labels }, 'no job matches the node labels; nothing registered');
+      return;
+    }
+    const worker = gearmanode().worker({ servers: this.host.servers.map((s) => ({ ...s })) });
+    this.worker = worker;
+    this.stopReconnect = keepRegistered(worker, () => this.register(), () => this.state === 'idle', this.log);
+    this.register();
+    this.log.debug({ functions: [...this.functions.keys()] }, 'node registered with gearman');
+  }
+
+  private register(): void {
+    const worker = this.worker;
+    if (!worker) return;
+    // The Jenkins Gearman plugin names its workers after the node: visible in gearmand's `workers`.
+    worker.setWorkerId(this.def.name.replace(/\s/g, '_'));
+    for (const fn of this.functions.keys()) {
+      worker.addFunction(fn, (job) => this.onJob(job));
+    }
+  }
+
+  private onJob(job: GmWorkerJob): void {
+    if (this.state !== 'idle') {
+      this.giveBack(job);
+      return;
+    }
+    this.state = 'busy';
+    // Single use: stop offering anything before the build starts.
+    this.worker?.resetAbilities();
+    this.running = this.runBuild(job).catch((error) => this.log.error({ error }, 'simulated build failed'));
+  }
+
+  /** Gearman has no "give back" packet: dropping the connection makes gearmand queue the job again. */
+  private giveBack(job: GmWorkerJob): void {
+    this.rejected++;
+    this.log.warn({ fn: job.name, state: this.state }, 'second job offered to a single-use node; giving it back');
+    const server = this.worker?._getJobServerByUid(job.jobServerUid);
+    if (server && this.busyServerUid !== job.jobServerUid) server.disconnect();
+    else job.reportError();
+  }
+
+  private busyServerUid: string | null = null;
+
+  private async runBuild(job: GmWorkerJob): Promise<void> {
+    const h = this.host;
+    this.busyServerUid = job.jobServerUid;
+    const jobName = this.functions.get(job.name) ?? job.name.split(':')[1] ?? job.name;
+    const parameters = parseParameters(payloadText(job.payload));
+    const number = h.nextBuildNumber(jobName);
+    const build: SimBuild = { job: jobName, number, node: this.def.name, result: null, started: h.clock.now(), finished: null, parameters };
+    h.recordBuild(build);
+    this.buildsRun++;
+    const frame = (): FrameBuild => ({
+      job: jobName,
+      number,
+      rootUrl: h.rootUrl(),
+      nodeName: this.def.name,
+      nodeDescription: this.def.description,
+      hostName: this.def.host,
+      parameters,
+      result: build.result ?? undefined,
+    });
+    h.publish('onStarted', frame());
+    const status = (result?: BuildResult) =>
+      JSON.stringify({
+        name: jobName,
+        number,
+        manager: h.managerName,
+        worker: this.def.name,
+        url: `${h.rootUrl()}job/${encodeURIComponent(jobName)}/${number}/`,
+        ...(result ? { result } : {}),
+      });
+    job.sendWorkData(status());
+    const duration = h.durationMs(jobName);
+    job.reportStatus(0, Math.max(1, Math.round(duration)));
+    let result: BuildResult;
+    try {
+      await h.clock.sleep(duration, this.abort.signal);
+      result = h.result(jobName, number);
+    } catch {
+      result = 'ABORTED';
+    }
+    build.result = result;
+    build.finished = h.clock.now();
+    h.publish('onCompleted', frame());
+    h.publish('onFinalized', frame());
+    job.workComplete(status(result));
+    this.log.debug({ job: jobName, number, result }, 'simulated build finished');
+    if (this.state === 'busy') this.state = 'used';
+    this.disconnect();
+  }
+
+  private disconnect(): void {
+    this.stopReconnect();
+    this.worker?.close();
+    this.worker = null;
+  }
+
+  /** Deleting the node aborts a running build, as deleting a Jenkins agent does. */
+  async delete(): Promise<void> {
+    const wasBusy = this.state === 'busy';
+    this.state = 'deleted';
+    this.abort.abort(new Error('node deleted'));
+    if (wasBusy && this.running) await this.running;
+    this.disconnect();
+  }
+}
+
+function parseParameters(text: string): Record<string, string> {
+  if (!text) return {};
+  try {
+    const value: unknown = JSON.parse(text);
+    if (!value || typeof value !== 'object' || Array.isArray(value)) return {};
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+  } catch {
+    return {};
+  }
+}
