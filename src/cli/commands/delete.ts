@@ -1,0 +1,54 @@
+// `nodepool delete ID`: hand a node to the daemon's deleter, or with --now delete its server here.
+import type { Command } from 'commander';
+import { createDriver } from '../../../providers/registry.js';
+import { NotFoundError } from '../../errors.js';
+import { silentLogger } from '../../log.js';
+import type { NodeRecord } from '../../model.js';
+import type { Store } from '../../store/store.js';
+import { parseId } from '../args.js';
+import type { CliContext } from '../context.js';
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('delete')
+    .description('delete a node (the daemon deletes it within a second)')
+    .argument('<id>', 'node id', parseId)
+    .option('--now', 'delete the server from this process and remove the node at once (works while the daemon is down)')
+    .action(async (id: number, opts: { now?: boolean }, cmd: Command) => {
+      await ctx.withStore(cmd, async (store) => {
+        const node = await store.getNode(id);
+        if (!node) return cmd.error(`error: node ${id} not found`);
+        if (node.state !== 'deleting') {
+          await store.transitionNode(id, 'deleting', { from: [node.state], reason: 'operator delete', patch: { comment: 'deleted by operator' } });
+        }
+        if (!opts.now) {
+          ctx.print(`node ${id} (${node.hostname}) marked for deletion`);
+          return;
+        }
+        await deleteNow(ctx, cmd, store, node);
+        ctx.print(`node ${id} (${node.hostname}) deleted`);
+      });
+    });
+}
+
+async function deleteNow(ctx: CliContext, cmd: Command, store: Store, node: NodeRecord): Promise<void> {
+  const config = ctx.loadConfig(cmd);
+  const cfg = config.providers.find((p) => p.name === node.provider);
+  if (!cfg) return cmd.error(`error: node ${node.id}: provider ${node.provider} is not in ${ctx.globals(cmd).config}`);
+  const driver = createDriver(cfg, { clock: ctx.io.clock, log: silentLogger });
+  try {
+    // Without a server id the launch may have crashed between create and recording the id:
+    // the server, if any, carries the node's hostname as its name.
+    const ids = node.serverId ? [node.serverId] : (await driver.listServers()).filter((s) => s.name === node.hostname).map((s) => s.id);
+    for (const serverId of ids) {
+      try {
+        await driver.deleteServer(serverId);
+      } catch (err) {
+        if (!(err instanceof NotFoundError)) throw err;
+      }
+    }
+  } finally {
+    await driver.close();
+  }
+  await store.removeNode(node.id);
+}

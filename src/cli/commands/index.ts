@@ -1,0 +1,16 @@
+// The operator commands, in the order `nodepool --help` lists them. Each module registers one
+// subcommand on the program. The `daemon` command is added here by its module, like the others.
+import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
+import * as alienList from './alien-list.js';
+import * as configValidate from './config-validate.js';
+import * as del from './delete.js';
+import * as hold from './hold.js';
+import * as imageList from './image-list.js';
+import * as list from './list.js';
+
+export interface CommandModule {
+  register(program: Command, ctx: CliContext): void;
+}
+
+export const commands: readonly CommandModule[] = [list, hold, del, imageList, alienList, configValidate];

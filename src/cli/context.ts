@@ -1,0 +1,59 @@
+// What every CLI command gets: the I/O of the entry point, and the store and config named by
+// the global options. Commands never read process.env or process.stdout themselves.
+import type { Command } from 'commander';
+import type { Clock } from '../clock.js';
+import { loadConfig, type Config } from '../config.js';
+import { SqliteStore } from '../store/sqlite.js';
+import type { Store } from '../store/store.js';
+
+export interface Output {
+  write(text: string): unknown;
+}
+
+export interface CliIo {
+  out: Output;
+  err: Output;
+  env: Record<string, string | undefined>;
+  clock: Clock;
+}
+
+export interface GlobalOptions {
+  db: string;
+  config: string;
+}
+
+export const DEFAULT_DB = './var/nodepool.db';
+export const DEFAULT_CONFIG = '/etc/nodepool/nodepool.yaml';
+
+export class CliContext {
+  /** Set by a command that finished but must report a failure (e.g. one provider unreachable). */
+  exitCode = 0;
+
+  constructor(readonly io: CliIo) {}
+
+  globals(cmd: Command): GlobalOptions {
+    return cmd.optsWithGlobals() as GlobalOptions;
+  }
+
+  /** Opens the store, runs `fn`, and closes the store whatever happens. */
+  async withStore<T>(cmd: Command, fn: (store: Store) => Promise<T>): Promise<T> {
+    const store = SqliteStore.open(this.globals(cmd).db, { clock: this.io.clock });
+    try {
+      return await fn(store);
+    } finally {
+      await store.close();
+    }
+  }
+
+  loadConfig(cmd: Command): Config {
+    return loadConfig(this.globals(cmd).config, this.io.env);
+  }
+
+  print(text: string): void {
+    this.io.out.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  printJson(value: unknown): void {
+    this.print(JSON.stringify(value, null, 2));
+  }
+}
