@@ -1,0 +1,318 @@
+// The provider layer the launcher, deleter and cleanup use: any ProviderDriver, plus one token
+// bucket for its API calls, retries with backoff, Retry-After, a shared server-list poll,
+// flavor/image caches and per-operation call counts. Policy lives here once for all clouds.
+import { systemClock, type Clock } from '../src/clock.js';
+import { LaunchError, NotFoundError, RateLimitedError, errorCode } from '../src/errors.js';
+import { silentLogger, type Logger } from '../src/log.js';
+import { chooseFlavor, type CloudImage, type CloudServer, type CreateServerRequest, type Flavor, type ProviderDriver, type Quota } from './provider.js';
+import { retryPolicy, withRetry, type RetryPolicy } from './retry.js';
+import { ServerPoller, type ServerSnapshot } from './server-poller.js';
+import { TokenBucket } from './token-bucket.js';
+
+export interface ManagedProviderOptions {
+  clock?: Clock;
+  log?: Logger;
+  /** Seconds between API calls (config `rate`). */
+  rateSeconds: number;
+  /** Token bucket size (config `rate-burst`). */
+  burst: number;
+  /** Shared list-servers poll interval while something waits (config `poll-interval`). */
+  pollIntervalMs: number;
+  retry?: Partial<RetryPolicy>;
+  random?: () => number;
+  /** Called after every driver call with its outcome ('ok' or the error code) and duration. */
+  onApiCall?: (op: string, outcome: string, ms: number) => void;
+  /** How long flavor and image lists are reused (default 10 minutes). */
+  cacheTtlMs?: number;
+}
+
+export interface ProviderStats {
+  calls: number;
+  byOp: Record<string, number>;
+  errors: Record<string, number>;
+}
+
+/** Raw statuses some clouds report for a server that is gone but still listed. */
+const GONE_RAW = new Set(['deleted', 'soft_deleted', 'terminated']);
+
+const DEFAULT_CACHE_TTL_MS = 10 * 60_000;
+
+class TtlCache<T> {
+  private value: { data: T; at: number } | null = null;
+  private inflight: Promise<T> | null = null;
+  constructor(
+    private readonly ttlMs: number,
+    private readonly clock: Clock,
+    private readonly load: () => Promise<T>,
+  ) {}
+  /** The cached value while fresh; concurrent misses share one load. */
+  get(): Promise<T> {
+    if (this.value && this.clock.now() - this.value.at < this.ttlMs) return Promise.resolve(this.value.data);
+    return this.refresh();
+  }
+  refresh(): Promise<T> {
+    this.inflight ??= this.load()
+      .then((data) => {
+        this.set(data);
+        return data;
+      })
+      .finally(() => {
+        this.inflight = null;
+      });
+    return this.inflight;
+  }
+  set(data: T): void {
+    this.value = { data, at: this.clock.now() };
+  }
+  invalidate(): void {
+    this.value = null;
+  }
+}
+
+export class ManagedProvider {
+  readonly name: string;
+  private readonly driver: ProviderDriver;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly bucket: TokenBucket;
+  private readonly poller: ServerPoller;
+  private readonly policy: RetryPolicy;
+  private readonly random: () => number;
+  private readonly onApiCall?: (op: string, outcome: string, ms: number) => void;
+  private readonly flavors: TtlCache<Flavor[]>;
+  private readonly images: TtlCache<CloudImage[]>;
+  private readonly closer = new AbortController();
+  private closing: Promise<void> | null = null;
+  private readonly counts: ProviderStats = { calls: 0, byOp: {}, errors: {} };
+
+  constructor(driver: ProviderDriver, opts: ManagedProviderOptions) {
+    this.driver = driver;
+    this.name = driver.name;
+    this.clock = opts.clock ?? systemClock;
+    this.log = (opts.log ?? silentLogger).child({ provider: driver.name });
+    this.bucket = new TokenBucket({ intervalMs: opts.rateSeconds * 1000, burst: opts.burst, clock: this.clock });
+    this.policy = retryPolicy(opts.retry);
+    this.random = opts.random ?? Math.random;
+    this.onApiCall = opts.onApiCall;
+    this.poller = new ServerPoller({
+      clock: this.clock,
+      log: this.log,
+      intervalMs: opts.pollIntervalMs,
+      list: (signal) => this.call('listServers', () => this.driver.listServers(), signal),
+    });
+    const ttl = opts.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS;
+    this.flavors = new TtlCache(ttl, this.clock, () => this.retried('listFlavors', () => this.driver.listFlavors()));
+    this.images = new TtlCache(ttl, this.clock, () => this.listImages());
+  }
+
+  /**
+   * Creates a server. A retryable failure (5xx, network, 429) may still have created it, so
+   * before each retry the server list is searched for `req.name` (names are unique per node)
+   * and a match is returned instead of creating a duplicate.
+   */
+  createServer(req: CreateServerRequest, signal?: AbortSignal): Promise<CloudServer> {
+    return this.retry(
+      async (attempt) => {
+        if (attempt > 0) {
+          // One list, not retried on its own: if it fails retryably the whole attempt is retried.
+          const existing = (await this.listServersOnce(signal)).find((s) => s.name === req.name);
+          if (existing) {
+            this.log.info({ server: existing.id, name: req.name }, 'create failed but the server exists; using it');
+            return existing;
+          }
+        }
+        return this.call('createServer', () => this.driver.createServer(req), signal);
+      },
+      'createServer',
+      signal,
+    );
+  }
+
+  /** Deletes a server; one that is already gone counts as deleted. */
+  async deleteServer(id: string, signal?: AbortSignal): Promise<void> {
+    await this.ignoreNotFound(this.retried('deleteServer', () => this.driver.deleteServer(id), signal));
+  }
+
+  /** A fresh list (through the bucket); it also becomes the poller's snapshot. */
+  listServers(signal?: AbortSignal): Promise<CloudServer[]> {
+    return this.retry(() => this.listServersOnce(signal), 'listServers', signal);
+  }
+
+  getQuota(signal?: AbortSignal): Promise<Quota> {
+    return this.retried('getQuota', () => this.driver.getQuota(), signal);
+  }
+
+  /** A fresh image list; it also refreshes the cache findImage uses. */
+  async listImages(signal?: AbortSignal): Promise<CloudImage[]> {
+    const images = await this.retried('listImages', () => this.driver.listImages(), signal);
+    this.images.set(images);
+    return images;
+  }
+
+  /** Deletes an image; one that is already gone counts as deleted. */
+  async deleteImage(id: string, signal?: AbortSignal): Promise<void> {
+    await this.ignoreNotFound(this.retried('deleteImage', () => this.driver.deleteImage(id), signal));
+    this.images.invalidate();
+  }
+
+  /** Flavors, cached for the TTL (they change rarely). */
+  listFlavors(): Promise<Flavor[]> {
+    return this.flavors.get();
+  }
+
+  /** The smallest flavor with at least `minRamMb` whose name contains `nameFilter`. */
+  async findFlavor(minRamMb: number, nameFilter?: string): Promise<Flavor> {
+    const flavors = await this.listFlavors();
+    const flavor = chooseFlavor(flavors, minRamMb, nameFilter);
+    if (flavor) return flavor;
+    const have = flavors.map((f) => `${f.name} (${f.ramMb} MB)`).join(', ') || 'none';
+    const filter = nameFilter ? ` whose name contains "${nameFilter}"` : '';
+    throw new NotFoundError(`provider ${this.name}: no flavor with at least ${minRamMb} MB RAM${filter}; flavors: ${have}`);
+  }
+
+  /**
+   * The active image whose id or name is `nameOrId` (the newest if several share the name).
+   * A miss in the cached list is checked once against a fresh list before failing.
+   */
+  async findImage(nameOrId: string): Promise<CloudImage> {
+    let images = await this.images.get();
+    let found = pickImage(images, nameOrId);
+    if (!found) {
+      images = await this.images.refresh();
+      found = pickImage(images, nameOrId);
+    }
+    if (found) return found;
+    const same = images.filter((i) => i.id === nameOrId || i.name === nameOrId);
+    const why = same.length ? `; matching images are not active: ${same.map((i) => `${i.id} (${i.status})`).join(', ')}` : '';
+    throw new NotFoundError(`provider ${this.name}: no active image with id or name "${nameOrId}"${why}`);
+  }
+
+  /**
+   * Waits on the shared poll until the server is active. LaunchError if it goes to error (the
+   * message carries the cloud's fault) or vanishes from two consecutive lists; TimeoutError
+   * after `timeoutMs`.
+   */
+  async waitForActive(id: string, timeoutMs: number, signal?: AbortSignal): Promise<CloudServer> {
+    let missing = 0;
+    const server = await this.poller.waitFor(
+      id,
+      (s) => {
+        if (!s) {
+          if (++missing >= 2) throw new LaunchError(`provider ${this.name}: server ${id} vanished while booting`);
+          return false;
+        }
+        missing = 0;
+        if (s.status === 'error') {
+          throw new LaunchError(`provider ${this.name}: server ${id} went to ${s.rawStatus}: ${s.fault ?? 'no fault given'}`);
+        }
+        if (s.status === 'deleting') throw new LaunchError(`provider ${this.name}: server ${id} is being deleted (${s.rawStatus})`);
+        return s.status === 'active';
+      },
+      timeoutMs,
+      signal,
+      'active',
+    );
+    return server!;
+  }
+
+  /** Waits on the shared poll until the server is absent from the list (or listed as deleted). */
+  async waitForGone(id: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    await this.poller.waitFor(id, (s) => !s || GONE_RAW.has(s.rawStatus.toLowerCase()), timeoutMs, signal, 'gone');
+  }
+
+  /** The latest server list (from the poll or listServers), so cleanup needs no extra call. */
+  snapshot(): ServerSnapshot | null {
+    return this.poller.snapshot();
+  }
+
+  /** Poll now instead of at the next tick (e.g. when a boot is expected to be done). */
+  pollNow(): void {
+    this.poller.pollNow();
+  }
+
+  stats(): ProviderStats {
+    return { calls: this.counts.calls, byOp: { ...this.counts.byOp }, errors: { ...this.counts.errors } };
+  }
+
+  /** Stops the poll, rejects waiters and queued calls with an AbortError, closes the driver; idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const reason = new DOMException(`provider ${this.name} closed`, 'AbortError');
+      this.closer.abort(reason);
+      this.poller.close();
+      this.bucket.close(reason);
+      try {
+        await this.driver.close();
+      } catch (err) {
+        this.log.warn({ err }, 'driver close failed');
+      }
+    })();
+    return this.closing;
+  }
+
+  private async listServersOnce(signal?: AbortSignal): Promise<CloudServer[]> {
+    const ticket = this.poller.ticket();
+    const servers = await this.call('listServers', () => this.driver.listServers(), signal);
+    this.poller.record(ticket, servers);
+    return servers;
+  }
+
+  /** One driver call: a token, the call, its timing and outcome; a 429 pauses the bucket. */
+  private async call<T>(op: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    await this.bucket.take(this.signalFor(signal));
+    const started = this.clock.now();
+    this.counts.calls++;
+    this.counts.byOp[op] = (this.counts.byOp[op] ?? 0) + 1;
+    try {
+      const result = await fn();
+      this.report(op, 'ok', started);
+      return result;
+    } catch (err) {
+      const code = errorCode(err);
+      this.counts.errors[code] = (this.counts.errors[code] ?? 0) + 1;
+      this.report(op, code, started);
+      if (err instanceof RateLimitedError && err.retryAfterMs !== null) this.bucket.pause(err.retryAfterMs);
+      throw err;
+    }
+  }
+
+  private report(op: string, outcome: string, started: number): void {
+    try {
+      this.onApiCall?.(op, outcome, this.clock.now() - started);
+    } catch (err) {
+      this.log.warn({ err, op }, 'onApiCall hook failed');
+    }
+  }
+
+  private retried<T>(op: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return this.retry(() => this.call(op, fn, signal), op, signal);
+  }
+
+  private retry<T>(fn: (attempt: number) => Promise<T>, op: string, signal?: AbortSignal): Promise<T> {
+    return withRetry(fn, {
+      policy: this.policy,
+      clock: this.clock,
+      signal: this.signalFor(signal),
+      random: this.random,
+      onRetry: (err, attempt, delayMs) => this.log.warn({ err, op, attempt, delayMs: Math.round(delayMs) }, 'cloud call failed; retrying'),
+    });
+  }
+
+  private signalFor(signal?: AbortSignal): AbortSignal {
+    return signal ? AbortSignal.any([this.closer.signal, signal]) : this.closer.signal;
+  }
+
+  private async ignoreNotFound(p: Promise<void>): Promise<void> {
+    try {
+      await p;
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+    }
+  }
+}
+
+function pickImage(images: readonly CloudImage[], nameOrId: string): CloudImage | undefined {
+  const byId = images.find((i) => i.id === nameOrId && i.status === 'active');
+  if (byId) return byId;
+  return images.filter((i) => i.name === nameOrId && i.status === 'active').sort((a, b) => b.created - a.created)[0];
+}
