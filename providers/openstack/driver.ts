@@ -25,7 +25,7 @@ export function createOpenStackDriver(cfg: ProviderConfig, opts: OpenStackDriver
   if (!auth) throw new ConfigError([`providers.${cfg.name}.auth: required for the openstack driver`]);
   const clock = opts.clock ?? systemClock;
   const log = (opts.log ?? silentLogger).child({ provider: cfg.name, driver: 'openstack' });
-  const http = new HttpClient({ timeoutMs: opts.timeoutMs });
+  const http = new HttpClient({ timeoutMs: opts.timeoutMs, now: () => clock.now() });
   const session = new KeystoneSession({
     authUrl: auth['auth-url'],
     username: auth.username,
