@@ -10,8 +10,8 @@ import { silentLogger, type Logger } from '../../src/log.js';
 export interface CloudSpec extends OpenStackEmulatorOptions {
   name: string;
   maxServers: number;
-  /** Extra YAML lines for this provider (indented by the harness). */
-  extra?: string[];
+  /** Provider keys that override the harness defaults (fast polls, generous rate). */
+  settings?: Record<string, string | number>;
 }
 
 export interface LabelSpec {
@@ -32,26 +32,28 @@ export interface PoolHarness {
   close(): Promise<void>;
 }
 
-export function providerYaml(c: CloudSpec, keyPath: string, env: Record<string, string>, sshPort: number): string {
+const PROVIDER_DEFAULTS: Record<string, string | number> = {
+  rate: 0.01,
+  'rate-burst': 10,
+  'boot-timeout': 20,
+  'launch-retries': 3,
+  'poll-interval': '0.1s',
+};
+
+export function providerYaml(c: CloudSpec, keyPath: string, sshPort: number): string {
   const up = c.name.toUpperCase().replace(/-/g, '_');
-  env[`AUTH_URL_${up}`] = '';
   return [
     `  - name: ${c.name}`,
     `    auth: { auth-url: "\${AUTH_URL_${up}}", username: admin, password: secret, project-name: demo }`,
     `    max-servers: ${c.maxServers}`,
-    `    rate: 0.01`,
-    `    rate-burst: 10`,
-    `    boot-timeout: 20`,
-    `    launch-retries: 3`,
-    `    poll-interval: 0.1s`,
     `    ssh-port: ${sshPort}`,
-    ...(c.extra ?? []).map((l) => `    ${l}`),
+    ...Object.entries({ ...PROVIDER_DEFAULTS, ...c.settings }).map(([k, v]) => `    ${k}: ${v}`),
     `    images:`,
     `      - { name: ubuntu, base-image: ubuntu-jammy, min-ram: 2048, username: jenkins, private-key: "${keyPath}" }`,
   ].join('\n');
 }
 
-export async function startPool(spec: { clouds: CloudSpec[]; labels: LabelSpec[]; extraTop?: string[] }): Promise<PoolHarness> {
+export async function startPool(spec: { clouds: CloudSpec[]; labels: LabelSpec[]; extraTop?: string[]; storeWatchMs?: number }): Promise<PoolHarness> {
   const dir = await mkdtemp(join(tmpdir(), 'nodepool-test-'));
   const keys = utils.generateKeyPairSync('ed25519');
   const keyPath = join(dir, 'id_ed25519');
@@ -63,7 +65,7 @@ export async function startPool(spec: { clouds: CloudSpec[]; labels: LabelSpec[]
   for (const c of spec.clouds) {
     const emu = await startOpenStackEmulator({ seed: seed++, bootTimeMs: 100, sshAuthorizedKeys: [keys.public], ...c });
     clouds.set(c.name, emu);
-    providers.push(providerYaml(c, keyPath, env, emu.sshPort));
+    providers.push(providerYaml(c, keyPath, emu.sshPort));
     env[`AUTH_URL_${c.name.toUpperCase().replace(/-/g, '_')}`] = emu.authUrl;
   }
   const yaml = [
@@ -87,7 +89,7 @@ export async function startPool(spec: { clouds: CloudSpec[]; labels: LabelSpec[]
     clouds,
     daemon: null,
     async startDaemon(log = silentLogger) {
-      h.daemon = await Daemon.start({ configPath, dbPath, env, log, storeWatchMs: 100 });
+      h.daemon = await Daemon.start({ configPath, dbPath, env, log, storeWatchMs: spec.storeWatchMs ?? 100 });
       return h.daemon;
     },
     async close() {

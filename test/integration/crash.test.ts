@@ -19,7 +19,7 @@ function startDaemonProcess(h: PoolHarness, logName: string): ChildProcess {
   const log = createWriteStream(join(h.dir, logName));
   const proc = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', '--db', h.dbPath, '-c', h.configPath, 'daemon', '--web-port', '0', '--log-level', 'debug'],
+    ['bin/nodepool.js', '--db', h.dbPath, '-c', h.configPath, 'daemon', '--web-port', '0', '--log-level', 'debug'],
     { env: { ...process.env, ...h.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   proc.stdout!.pipe(log);

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import * as alienList from './alien-list.js';
 import * as configValidate from './config-validate.js';
+import * as daemon from './daemon.js';
 import * as del from './delete.js';
 import * as hold from './hold.js';
 import * as imageList from './image-list.js';
@@ -13,4 +14,4 @@ export interface CommandModule {
   register(program: Command, ctx: CliContext): void;
 }
 
-export const commands: readonly CommandModule[] = [list, hold, del, imageList, alienList, configValidate];
+export const commands: readonly CommandModule[] = [daemon, list, hold, del, imageList, alienList, configValidate];
