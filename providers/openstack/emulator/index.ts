@@ -1,0 +1,359 @@
+// An OpenStack cloud emulator for tests, the demo and benchmarks: Keystone v3, Nova v2.1 and
+// Glance v2 over real HTTP on 127.0.0.1, plus an SSH daemon per ACTIVE server on its own
+// loopback address. State changes follow the injected clock and are evaluated lazily, so a
+// ManualClock drives BUILD -> ACTIVE without timers.
+import { randomInt, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { systemClock, type Clock } from '../../../src/clock.js';
+import { silentLogger, type Logger } from '../../../src/log.js';
+import { Cloud, DEFAULT_FLAVORS, DEFAULT_IMAGES, type EmulatorFlavor, type EmulatorImageSeed, type QuotaLimits } from './cloud.js';
+import { Glance, glanceError, type GlanceHandler } from './glance.js';
+import { HttpError, parseJson, readBody, send, unauthorized, type Reply, type Req } from './http.js';
+import { Keystone, type EmulatorUser, type TokenInfo } from './keystone.js';
+import { negotiate, versionHeaders } from './microversion.js';
+import { Nova, novaFault, type NovaHandler } from './nova.js';
+import { seededRng } from './prng.js';
+import { matchRoute, type Route } from './router.js';
+import { pickFreePort, SshFarm } from './ssh.js';
+
+export type { EmulatorFlavor, EmulatorImageSeed, QuotaLimits } from './cloud.js';
+export type { EmulatorUser } from './keystone.js';
+export { execOutput } from './ssh.js';
+
+export interface OpenStackEmulatorOptions {
+  clock?: Clock;
+  /** Seeds ids, the 127.A.x.x address block and ERROR outcomes. Random when absent. */
+  seed?: number;
+  /** BUILD -> ACTIVE (or ERROR) after this long by the clock. Default 1000. */
+  bootTimeMs?: number;
+  /** Share of new servers that end in ERROR with a fault (0..1). Default 0. */
+  errorRate?: number;
+  /** Nova quota; omitted keys take Nova's defaults (10 instances, 20 cores, 51200 MB); -1 or null = unlimited. */
+  quota?: QuotaLimits;
+  /** Requests per clock second accepted by Nova and Glance before 429; null/absent = no limit. */
+  rateLimitPerSecond?: number | null;
+  /** Default: one user admin/secret in project "demo", domain "Default". */
+  users?: EmulatorUser[];
+  /** Default RegionOne. */
+  region?: string;
+  flavors?: EmulatorFlavor[];
+  /** Glance images at start. Default: ubuntu-jammy and cirros, public and active. */
+  images?: EmulatorImageSeed[];
+  /** Shared port of all emulated SSH daemons; 0 (default) picks a free port once. */
+  sshPort?: number;
+  /** OpenSSH public key lines accepted for login; empty (default) accepts any key. */
+  sshAuthorizedKeys?: string[];
+  /** false: no SSH daemons at all (pure API tests). Default true. */
+  ssh?: boolean;
+  /** A deleted server stays (task_state "deleting") this long, then is gone. Default 0. */
+  deleteTimeMs?: number;
+  /** A snapshot goes queued -> saving (half-way) -> active after this long. Default 1000. */
+  imageTimeMs?: number;
+  /** Keystone token lifetime by the clock. Default one hour. */
+  tokenTtlMs?: number;
+  /** Nova availability zones; the first is the default. Default ["nova"]. */
+  availabilityZones?: string[];
+  /** Name of the network in server `addresses`. Default "public". */
+  networkName?: string;
+  /** HTTP port; 0 (default) picks a free one. */
+  port?: number;
+  log?: Logger;
+}
+
+export interface EmulatedServer {
+  id: string;
+  name: string;
+  /** Nova status: BUILD, ACTIVE or ERROR (a deleted server is not listed). */
+  status: string;
+  /** Its loopback address (127.A.B.C), where SSH answers once ACTIVE. */
+  ip: string;
+  metadata: Record<string, string>;
+  /** Milliseconds since the epoch, by the emulator's clock. */
+  created: number;
+  flavorId: string;
+  imageId: string;
+  az: string;
+  /** Set while a DELETE is in progress (deleteTimeMs > 0). */
+  deleting: boolean;
+  fault: string | null;
+}
+
+export interface EmulatedImage {
+  id: string;
+  name: string;
+  status: string;
+  visibility: string;
+  properties: Record<string, string>;
+  created: number;
+}
+
+export interface OpenStackEmulator {
+  /** The Keystone v3 URL, e.g. http://127.0.0.1:PORT/identity/v3 */
+  readonly authUrl: string;
+  /** http://127.0.0.1:PORT */
+  readonly url: string;
+  readonly computeUrl: string;
+  readonly imageUrl: string;
+  readonly region: string;
+  /** 0 when SSH is disabled. */
+  readonly sshPort: number;
+  /** The emulated VMs' host key, "ssh-ed25519 AAAA..." (null when SSH is disabled). */
+  readonly sshHostPublicKey: string | null;
+  /** Calls by "METHOD /path-template", e.g. "POST /compute/v2.1/servers". */
+  calls(): Record<string, number>;
+  totalCalls(): number;
+  resetCalls(): void;
+  servers(): EmulatedServer[];
+  images(): EmulatedImage[];
+  setErrorRate(rate: number): void;
+  setQuota(quota: QuotaLimits): void;
+  setBootTimeMs(ms: number): void;
+  setDeleteTimeMs(ms: number): void;
+  setRateLimit(perSecond: number | null): void;
+  /** Invalidates every token (clients must re-authenticate and will first see 401). */
+  revokeTokens(): void;
+  /** Applies transitions due by the clock and waits until the SSH daemons of ACTIVE servers listen. */
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+type Service = 'identity' | 'compute' | 'image';
+
+const PREFIXES: { service: Service; prefix: string }[] = [
+  { service: 'identity', prefix: '/identity/v3' },
+  { service: 'compute', prefix: '/compute/v2.1' },
+  { service: 'image', prefix: '/image' },
+];
+
+const SSH_TICK_MS = 100;
+
+export async function startOpenStackEmulator(opts: OpenStackEmulatorOptions = {}): Promise<OpenStackEmulator> {
+  const clock = opts.clock ?? systemClock;
+  const log = opts.log ?? silentLogger;
+  const seed = opts.seed ?? randomInt(0, 2 ** 31);
+  const rng = seededRng(seed);
+  const ipA = 2 + Math.floor(seededRng(seed ^ 0x5eed5eed)() * 253);
+  const region = opts.region ?? 'RegionOne';
+  let rateLimit = opts.rateLimitPerSecond ?? null;
+
+  let base = '';
+  const urls = () => ({ identity: `${base}/identity/v3`, compute: `${base}/compute/v2.1`, image: `${base}/image` });
+
+  let farm: SshFarm | null = null;
+  const cloud = new Cloud(
+    rng,
+    clock,
+    {
+      flavors: opts.flavors ?? DEFAULT_FLAVORS,
+      images: opts.images ?? DEFAULT_IMAGES,
+      quota: opts.quota ?? {},
+      bootTimeMs: opts.bootTimeMs ?? 1000,
+      errorRate: opts.errorRate ?? 0,
+      deleteTimeMs: opts.deleteTimeMs ?? 0,
+      imageTimeMs: opts.imageTimeMs ?? 1000,
+      ipA,
+    },
+    {
+      onActive: (s) => farm?.open(s.ip),
+      onDeleted: (s) => void farm?.shut(s.ip),
+    },
+  );
+  const users = opts.users ?? [{ username: 'admin', password: 'secret', project: 'demo', domain: 'Default' }];
+  const keystone = new Keystone(users, rng, clock, region, opts.tokenTtlMs ?? 3_600_000, urls);
+  const nova = new Nova(cloud, urls, rng, opts.availabilityZones ?? ['nova'], opts.networkName ?? 'public');
+  const glance = new Glance(cloud, () => urls().image);
+
+  const counts = new Map<string, number>();
+  const count = (key: string) => counts.set(key, (counts.get(key) ?? 0) + 1);
+  let window = { second: -1, n: 0 };
+
+  /** A Reply when the current clock second is over its request budget. */
+  const rateLimited = (service: Service, req: Req): Reply | null => {
+    if (rateLimit === null) return null;
+    const now = clock.now();
+    const second = Math.floor(now / 1000);
+    if (window.second !== second) window = { second, n: 0 };
+    window.n += 1;
+    if (window.n <= rateLimit) return null;
+    const retryAfter = String(Math.max(1, Math.ceil(((second + 1) * 1000 - now) / 1000)));
+    const headers = { 'Retry-After': retryAfter };
+    if (service === 'image') {
+      const r = glanceError(req, 429, 'This request was rate-limited.');
+      return { ...r, headers: { ...r.headers, ...headers } };
+    }
+    return { status: 429, headers, body: { overLimit: { code: 429, message: 'This request was rate-limited.', retryAfter } } };
+  };
+
+  const authenticate = (req: Req): TokenInfo | null => {
+    const raw = req.headers['x-auth-token'];
+    return keystone.validate(Array.isArray(raw) ? raw[0] : raw);
+  };
+
+  const dispatch = (req: Req, service: Service | null, prefix: string): Reply => {
+    if (service === null) {
+      count(`${req.method} ${req.url.pathname}`);
+      return { status: 404, body: { error: { code: 404, title: 'Not Found', message: 'The resource could not be found.' } } };
+    }
+    const routes: readonly Route<unknown>[] =
+      service === 'identity'
+        ? [
+            { method: 'GET', template: '/', handler: null },
+            { method: 'POST', template: '/auth/tokens', handler: null },
+            { method: 'GET', template: '/auth/tokens', handler: null },
+          ]
+        : service === 'compute'
+          ? nova.routes
+          : glance.routes;
+    const match = matchRoute(routes, req.method, req.path);
+    const template = match.kind === 'found' ? match.route.template : match.kind === 'method-not-allowed' ? match.template : null;
+    count(template === null ? `${req.method} ${req.url.pathname}` : `${req.method} ${prefix}${template === '/' ? '' : template}`);
+
+    if (service === 'identity') return keystone.handle(req);
+
+    const limited = rateLimited(service, req);
+    if (limited) return limited;
+
+    if (service === 'compute') {
+      const nv = negotiate(req.headers);
+      if (!nv.ok) return novaFault(nv.status, nv.message);
+      const vh = versionHeaders(nv.version);
+      const withVersion = (r: Reply): Reply => ({ ...r, headers: { ...vh, ...(r.headers ?? {}) } });
+      if (match.kind === 'not-found') return withVersion(novaFault(404, 'The resource could not be found.'));
+      if (match.kind === 'method-not-allowed') {
+        return withVersion({ ...novaFault(405, 'The method is not allowed for this resource.'), headers: { Allow: match.allowed.join(', ') } });
+      }
+      if (match.route.template === '/') return withVersion((match.route.handler as NovaHandler)({} as never));
+      const token = authenticate(req);
+      if (!token) return unauthorized(urls().identity.replace(/\/v3$/, ''));
+      if (!token.projectId) return withVersion(novaFault(403, 'Policy does not allow this action to be performed: the token has no project scope.'));
+      const handler = match.route.handler as NovaHandler;
+      return withVersion(handler({ req, params: match.params, token, projectId: token.projectId, version: nv.version }));
+    }
+
+    if (match.kind === 'not-found') return glanceError(req, 404, 'The resource could not be found.');
+    if (match.kind === 'method-not-allowed') {
+      const r = glanceError(req, 405, 'The method is not allowed for this resource.');
+      return { ...r, headers: { ...(r.headers ?? {}), Allow: match.allowed.join(', ') } };
+    }
+    const handler = match.route.handler as GlanceHandler;
+    if (match.route.template === '/' || match.route.template === '/versions') return handler({} as never);
+    const token = authenticate(req);
+    if (!token) return unauthorized(urls().identity.replace(/\/v3$/, ''));
+    if (!token.projectId) return glanceError(req, 403, 'You are not authorized to complete this action.');
+    return handler({ req, params: match.params, token, projectId: token.projectId });
+  };
+
+  const onRequest = async (raw: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const requestId = `req-${randomUUID()}`;
+    let reply: Reply;
+    try {
+      const url = new URL(raw.url ?? '/', base);
+      const hit = PREFIXES.find((p) => url.pathname === p.prefix || url.pathname.startsWith(`${p.prefix}/`));
+      const { body, badJson } = parseJson(await readBody(raw));
+      const path = hit ? url.pathname.slice(hit.prefix.length) || '/' : url.pathname;
+      const req: Req = { method: raw.method ?? 'GET', url, path, headers: raw.headers, body, badJson };
+      cloud.refresh();
+      reply = dispatch(req, hit?.service ?? null, hit?.prefix ?? '');
+      log.debug({ method: req.method, path: url.pathname, status: reply.status }, 'openstack emulator request');
+    } catch (err) {
+      reply =
+        err instanceof HttpError
+          ? err.reply
+          : { status: 500, body: { computeFault: { code: 500, message: 'Unexpected API Error.' } } };
+      if (!(err instanceof HttpError)) log.error({ error: err }, 'openstack emulator failed a request');
+    }
+    const headers: Record<string, string> = { 'X-Openstack-Request-Id': requestId, ...(reply.headers ?? {}) };
+    send(res, { ...reply, headers });
+  };
+
+  const http: Server = createServer((req, res) => void onRequest(req, res));
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+
+  let timer: NodeJS.Timeout | null = null;
+  if (opts.ssh !== false) {
+    const port = opts.sshPort && opts.sshPort > 0 ? opts.sshPort : await pickFreePort();
+    farm = new SshFarm(port, opts.sshAuthorizedKeys ?? [], log.child({ component: 'emulated-sshd' }));
+    // The emulator notices boots lazily on requests; in real time this timer notices them too.
+    timer = setInterval(() => cloud.refresh(), SSH_TICK_MS);
+    timer.unref();
+  }
+  log.info({ url: base, sshPort: farm?.port ?? 0, seed, ipBlock: `127.${ipA}.0.0/16` }, 'openstack emulator listening');
+
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      if (timer) clearInterval(timer);
+      const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
+      http.closeAllConnections();
+      const results = await Promise.allSettled([httpClosed, farm?.close() ?? Promise.resolve()]);
+      for (const r of results) if (r.status === 'rejected') log.warn({ error: r.reason }, 'openstack emulator close step failed');
+    })();
+    return closing;
+  };
+
+  return {
+    authUrl: urls().identity,
+    url: base,
+    computeUrl: urls().compute,
+    imageUrl: urls().image,
+    region,
+    sshPort: farm?.port ?? 0,
+    sshHostPublicKey: farm?.hostPublicKey ?? null,
+    calls: () => Object.fromEntries(counts),
+    totalCalls: () => [...counts.values()].reduce((a, b) => a + b, 0),
+    resetCalls: () => counts.clear(),
+    servers: () => {
+      cloud.refresh();
+      return [...cloud.servers.values()].map((s) => ({
+        id: s.id,
+        name: s.name,
+        status: s.status,
+        ip: s.ip,
+        metadata: { ...s.metadata },
+        created: s.created,
+        flavorId: s.flavor.id,
+        imageId: s.imageId,
+        az: s.az,
+        deleting: s.goneAt !== null,
+        fault: s.fault?.message ?? null,
+      }));
+    },
+    images: () => {
+      cloud.refresh();
+      return [...cloud.images.values()].map((i) => ({
+        id: i.id,
+        name: i.name,
+        status: i.status,
+        visibility: i.visibility,
+        properties: { ...i.properties },
+        created: i.created,
+      }));
+    },
+    setErrorRate: (r) => {
+      cloud.errorRate = Math.min(1, Math.max(0, r));
+    },
+    setQuota: (q) => {
+      cloud.quota = { ...cloud.quota, ...Object.fromEntries(Object.entries(q).filter(([, v]) => v !== undefined)) };
+    },
+    setBootTimeMs: (ms) => {
+      cloud.bootTimeMs = ms;
+    },
+    setDeleteTimeMs: (ms) => {
+      cloud.deleteTimeMs = ms;
+    },
+    setRateLimit: (n) => {
+      rateLimit = n;
+    },
+    revokeTokens: () => keystone.revokeAll(),
+    sync: async () => {
+      cloud.refresh();
+      await farm?.ready();
+    },
+    close,
+  };
+}
