@@ -1,6 +1,6 @@
 // The CLI in-process against a real SQLite file, as an operator would run it while the daemon
 // (here: a second store connection) owns the same database.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -212,3 +212,27 @@ describe('nodepool (program)', () => {
     expect(err).not.toMatch(/\n\s+at /);
   });
 });
+
+describe('nodepool config-validate', () => {
+  const good = ['labels:', '  - { name: trusty, image: ubuntu, providers: [{ name: cloud-a }] }', 'providers:', '  - name: cloud-a', '    auth: { auth-url: "http://127.0.0.1:5000/v3", username: u, password: p, project-name: demo }', '    max-servers: 2', '    images: [{ name: ubuntu, base-image: ubuntu-jammy }]', ''].join('\n');
+
+  it('accepts a valid file named by -c or as an argument', async () => {
+    const file = join(dir, `good-${n}.yaml`);
+    writeFileSync(file, good);
+    const byArg = await run('config-validate', file);
+    expect(byArg.code).toBe(0);
+    expect(byArg.out).toContain(`${file}: OK`);
+    const out = new Sink();
+    expect(await runCli(['-c', file, 'config-validate'], { out, err: new Sink(), env: {}, clock })).toBe(0);
+    expect(out.text).toContain(`${file}: OK`);
+  });
+
+  it('exits 1 and names the line of each problem', async () => {
+    const file = join(dir, `bad-${n}.yaml`);
+    writeFileSync(file, good.replace('max-servers: 2', 'max-servers: many'));
+    const { code, out } = await run('config-validate', file);
+    expect(code).toBe(1);
+    expect(out).toMatch(new RegExp(`${file.replace(/[.]/g, '\\.')}:6:\\d+: .*max-servers`));
+  });
+});
+

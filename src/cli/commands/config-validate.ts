@@ -1,4 +1,5 @@
-// `nodepool config-validate`: checks the config file named by -c and reports every problem.
+// `nodepool config-validate [FILE]`: checks the config file (default: the one named by -c) and
+// reports every problem.
 import type { Command } from 'commander';
 import { configValidate } from '../config-validate.js';
 import type { CliContext } from '../context.js';
@@ -6,9 +7,10 @@ import type { CliContext } from '../context.js';
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('config-validate')
-    .description('check the config file (-c) and print every problem with its file, line and key')
-    .action((_opts: unknown, cmd: Command) => {
-      const code = configValidate(ctx.globals(cmd).config, ctx.io.env, ctx.io.out);
+    .description('check the config file and print every problem with its file, line and key')
+    .argument('[file]', 'config file to check (default: the -c file)')
+    .action((file: string | undefined, _opts: unknown, cmd: Command) => {
+      const code = configValidate(file ?? ctx.globals(cmd).config, ctx.io.env, (line) => ctx.print(line));
       if (code !== 0) ctx.exitCode = code;
     });
 }
