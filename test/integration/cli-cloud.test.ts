@@ -1,0 +1,171 @@
+// CLI commands that talk to a cloud (delete --now, alien-list), against the OpenStack emulator.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startOpenStackEmulator, type OpenStackEmulator } from '../../providers/openstack/emulator/index.js';
+import type { ProviderDriver } from '../../providers/provider.js';
+import { createDriver } from '../../providers/registry.js';
+import { runCli } from '../../src/cli/main.js';
+import { systemClock } from '../../src/clock.js';
+import { loadConfig } from '../../src/config.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
+import { waitFor } from '../helpers/wait.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'nodepool-cli-cloud-'));
+const configPath = join(dir, 'nodepool.yaml');
+let emu: OpenStackEmulator;
+let env: Record<string, string>;
+let driver: ProviderDriver;
+let imageId: string;
+let flavorId: string;
+
+beforeAll(async () => {
+  emu = await startOpenStackEmulator({ seed: 7, bootTimeMs: 10 });
+  env = { AUTH_URL: emu.authUrl };
+  writeFileSync(
+    configPath,
+    [
+      'labels:',
+      '  - { name: trusty, image: ubuntu, providers: [{ name: cloud-a }] }',
+      'providers:',
+      '  - name: cloud-a',
+      '    auth: { auth-url: "${AUTH_URL}", username: admin, password: secret, project-name: demo }',
+      '    max-servers: 10',
+      '    images:',
+      '      - { name: ubuntu, base-image: ubuntu-jammy }',
+      '',
+    ].join('\n'),
+  );
+  driver = createDriver(loadConfig(configPath, env).providers[0], {});
+  imageId = (await driver.listImages()).find((i) => i.name === 'ubuntu-jammy')!.id;
+  flavorId = (await driver.listFlavors())[0].id;
+});
+
+afterAll(async () => {
+  await driver?.close();
+  await emu?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+let n = 0;
+let db: string;
+let store: SqliteStore;
+
+beforeEach(() => {
+  db = join(dir, `t${++n}.db`);
+  store = SqliteStore.open(db);
+});
+
+afterEach(async () => {
+  await store.close();
+  for (const s of await driver.listServers()) await driver.deleteServer(s.id).catch(() => undefined);
+});
+
+async function run(argv: string[], config = configPath): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli(['--db', db, '-c', config, ...argv], {
+    out: { write: (s: string) => (out += s) },
+    err: { write: (s: string) => (err += s) },
+    env,
+    clock: systemClock,
+  });
+  return { code, out, err };
+}
+
+async function server(name: string): Promise<string> {
+  return (await driver.createServer({ name, imageId, flavorId, metadata: {} })).id;
+}
+
+const alive = (id: string) => emu.servers().some((s) => s.id === id && s.status !== 'DELETED');
+
+describe('nodepool delete --now', () => {
+  it('deletes the server and removes the node, keeping its audit rows', async () => {
+    const node = await store.createNode({ provider: 'cloud-a', label: 'trusty', image: 'ubuntu', target: 't' });
+    const id = await server(node.hostname);
+    await store.updateNode(node.id, { serverId: id });
+    const { code, out, err } = await run(['delete', String(node.id), '--now']);
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    expect(out).toBe(`node ${node.id} (${node.hostname}) deleted\n`);
+    expect(await store.getNode(node.id)).toBeUndefined();
+    expect((await store.audit({ kind: 'node', objectId: node.id })).map((r) => r.toState)).toEqual(['building', 'deleting']);
+    await waitFor(() => !alive(id), { timeoutMs: 10_000 });
+  });
+
+  it('finds the server by hostname when the node never recorded a server id', async () => {
+    const node = await store.createNode({ provider: 'cloud-a', label: 'trusty', image: 'ubuntu', target: 't' });
+    const id = await server(node.hostname);
+    const other = await server('somebody-else');
+    expect((await run(['delete', String(node.id), '--now'])).code).toBe(0);
+    await waitFor(() => !alive(id), { timeoutMs: 10_000 });
+    expect(alive(other)).toBe(true);
+    expect(await store.getNode(node.id)).toBeUndefined();
+  });
+
+  it('treats a server that is already gone as deleted', async () => {
+    const node = await store.createNode({ provider: 'cloud-a', label: 'trusty', image: 'ubuntu', target: 't' });
+    await store.updateNode(node.id, { serverId: '00000000-0000-4000-8000-000000000000' });
+    expect((await run(['delete', String(node.id), '--now'])).code).toBe(0);
+    expect(await store.getNode(node.id)).toBeUndefined();
+  });
+
+  it('fails with one line when the node provider is not configured, leaving it deleting', async () => {
+    const node = await store.createNode({ provider: 'cloud-z', label: 'trusty', image: 'ubuntu', target: 't' });
+    const { code, err } = await run(['delete', String(node.id), '--now']);
+    expect(code).toBe(1);
+    expect(err).toBe(`error: node ${node.id}: provider cloud-z is not in ${configPath}\n`);
+    expect((await store.getNode(node.id))?.state).toBe('deleting');
+  });
+});
+
+describe('nodepool alien-list', () => {
+  it('lists servers no node owns, by server id or hostname', async () => {
+    const byId = await store.createNode({ provider: 'cloud-a', label: 'trusty', image: 'ubuntu', target: 't' });
+    await store.updateNode(byId.id, { serverId: await server('renamed-in-cloud') });
+    const byName = await store.createNode({ provider: 'cloud-a', label: 'trusty', image: 'ubuntu', target: 't' });
+    await server(byName.hostname);
+    const strayId = await server('stray-server');
+
+    const table = await run(['alien-list']);
+    expect(table.err).toBe('');
+    expect(table.code).toBe(0);
+    const lines = table.out.trimEnd().split('\n');
+    expect(lines[0].split(/\s{2,}/)).toEqual(['Provider', 'Hostname', 'Server ID', 'IP']);
+    expect(lines).toHaveLength(2);
+    expect(lines[1].split(/\s{2,}/).slice(0, 3)).toEqual(['cloud-a', 'stray-server', strayId]);
+
+    const json = await run(['alien-list', '--json']);
+    const aliens = JSON.parse(json.out);
+    expect(aliens).toHaveLength(1);
+    expect(aliens[0]).toMatchObject({ provider: 'cloud-a', hostname: 'stray-server', serverId: strayId });
+    expect(Object.keys(aliens[0]).sort()).toEqual(['hostname', 'ip', 'provider', 'serverId']);
+  });
+
+  it('reports an unreachable provider on stderr with exit 1 and still lists the others', async () => {
+    const twoClouds = join(dir, 'two.yaml');
+    writeFileSync(
+      twoClouds,
+      [
+        'labels:',
+        '  - { name: trusty, image: ubuntu, providers: [{ name: cloud-a }, { name: cloud-down }] }',
+        'providers:',
+        '  - name: cloud-down',
+        '    auth: { auth-url: "http://127.0.0.1:1/identity/v3", username: admin, password: secret, project-name: demo }',
+        '    max-servers: 1',
+        '    images: [{ name: ubuntu, base-image: ubuntu-jammy }]',
+        '  - name: cloud-a',
+        '    auth: { auth-url: "${AUTH_URL}", username: admin, password: secret, project-name: demo }',
+        '    max-servers: 10',
+        '    images: [{ name: ubuntu, base-image: ubuntu-jammy }]',
+        '',
+      ].join('\n'),
+    );
+    const strayId = await server('stray-2');
+    const { code, out, err } = await run(['alien-list'], twoClouds);
+    expect(code).toBe(1);
+    expect(err).toMatch(/^error: provider cloud-down: .+\n$/);
+    expect(out).toContain(strayId);
+  });
+});
