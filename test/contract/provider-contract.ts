@@ -2,7 +2,7 @@
 // its emulator. A harness adapts the cloud's knobs (quota, rate limit, credentials, time) so the
 // suite itself never mentions a cloud.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuthError, BadRequestError, CloudServerError, NotFoundError, QuotaExceededError, RateLimitedError } from '../../src/errors.js';
+import { AuthError, BadRequestError, NotFoundError, QuotaExceededError, RateLimitedError } from '../../src/errors.js';
 import { chooseFlavor, type CloudServer, type CreateServerRequest, type ProviderDriver } from '../../providers/provider.js';
 
 export interface ProviderContractHarness {
@@ -24,8 +24,8 @@ export interface ProviderContractHarness {
   badCredentialsDriver(): Promise<ProviderDriver> | ProviderDriver;
   /** A driver whose cloud rate-limits it within a few calls (e.g. a tiny budget, time frozen). The suite closes it. */
   rateLimitedDriver(): Promise<ProviderDriver> | ProviderDriver;
-  /** Makes every cloud call fail with a 5xx until switched off; cases skip when absent. */
-  failAll?(on: boolean): Promise<void> | void;
+  /** Makes new servers end in the cloud's error state (with a fault) until switched off; the case skips when absent. */
+  failBoots?(on: boolean): Promise<void> | void;
   /** How many list-servers API calls the cloud has answered so far; proves pagination when given. */
   listCalls?(): number;
   /** A well-formed id of a server that does not exist. Default: a random-looking UUID. */
@@ -88,7 +88,7 @@ export function defineProviderContract(name: string, setup: () => Promise<Provid
     afterAll(async () => {
       if (!h) return;
       try {
-        await h.failAll?.(false);
+        await h.failBoots?.(false);
         for (const id of created) await h.driver.deleteServer(id).catch(() => undefined);
         await h.driver.close();
       } finally {
@@ -178,16 +178,22 @@ export function defineProviderContract(name: string, setup: () => Promise<Provid
       }
     });
 
-    it('cloud failures answer a retryable CloudServerError', async (ctx) => {
-      if (!h.failAll) return ctx.skip();
-      await h.failAll(true);
+    it('a failed boot reaches error with the cloud\'s fault', async (ctx) => {
+      if (!h.failBoots) return ctx.skip();
+      await h.failBoots(true);
+      let s: CloudServer;
       try {
-        const err = await rejection(h.driver.listFlavors());
-        expect(err).toBeInstanceOf(CloudServerError);
-        expect((err as CloudServerError).retryable).toBe(true);
+        s = await create();
       } finally {
-        await h.failAll(false);
+        await h.failBoots(false);
       }
+      const failed = await until('error', async () => {
+        const got = await h.driver.getServer(s.id);
+        expect(got.status).not.toBe('active');
+        return got.status === 'error' ? got : undefined;
+      });
+      expect(failed.fault).toEqual(expect.any(String));
+      expect(failed.fault!.length).toBeGreaterThan(0);
     });
 
     it('lists every server across more than one page', async () => {

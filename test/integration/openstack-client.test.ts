@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
-import type { ProviderConfig } from '../../src/config.js';
+import { configSchema, type ProviderConfig } from '../../src/config.js';
 import { AuthError, CloudNetworkError, NotFoundError, QuotaExceededError, RateLimitedError } from '../../src/errors.js';
 import { createOpenStackDriver } from '../../providers/openstack/driver.js';
 import type { ProviderDriver } from '../../providers/provider.js';
@@ -147,17 +147,22 @@ class FakeCloud {
   }
 }
 
-function providerConfig(authUrl: string, over: Partial<ProviderConfig> = {}, password = 'secret'): ProviderConfig {
-  return {
-    name: 'fake',
-    driver: 'openstack',
-    auth: { 'auth-url': authUrl, username: 'admin', password, 'project-name': 'demo', 'user-domain-name': 'Default', 'project-domain-name': 'Default' },
-    'region-name': 'RegionOne',
-    interface: 'public',
-    networks: [],
-    'config-drive': false,
-    ...over,
-  } as ProviderConfig;
+/** A provider section as the config schema makes it (defaults filled in). */
+function providerConfig(authUrl: string, over: Record<string, unknown> = {}, password = 'secret'): ProviderConfig {
+  return configSchema.parse({
+    labels: [{ name: 'small', image: 'ubuntu', providers: [{ name: 'fake' }] }],
+    providers: [
+      {
+        name: 'fake',
+        driver: 'openstack',
+        auth: { 'auth-url': authUrl, username: 'admin', password, 'project-name': 'demo' },
+        'region-name': 'RegionOne',
+        'max-servers': 10,
+        images: [{ name: 'ubuntu', 'base-image': 'ubuntu-jammy' }],
+        ...over,
+      },
+    ],
+  }).providers[0];
 }
 
 describe('OpenStack client against an in-test cloud', () => {
