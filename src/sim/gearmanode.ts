@@ -12,6 +12,7 @@ export interface GearmanServerAddress {
 export interface GmJobServer {
   getUid(): string;
   disconnect(err?: unknown): void;
+  send(packet: Buffer): Error | undefined;
 }
 
 /** A job as the worker sees it. */
@@ -65,7 +66,13 @@ interface WinstonLike {
   configure?(opts: { silent: boolean }): void;
 }
 
+interface ProtocolModule {
+  PACKET_TYPES: Record<string, number>;
+  encodePacket(type: number, args?: (string | Buffer)[]): Buffer;
+}
+
 let loaded: GearmanodeModule | undefined;
+let protocol: ProtocolModule | undefined;
 
 /** Loads gearmanode once, with its winston loggers silenced (they warn about missing transports). */
 export function gearmanode(): GearmanodeModule {
@@ -76,10 +83,21 @@ export function gearmanode(): GearmanodeModule {
   const winston = fromGm('winston') as WinstonLike;
   winston.configure?.({ silent: true });
   loaded = req('gearmanode') as GearmanodeModule;
+  protocol = fromGm('./gearmanode/protocol') as ProtocolModule;
   for (const name of ['Client', 'Worker', 'JobServer', 'Job', 'LBStrategy', 'protocol']) {
     winston.loggers.get(name).silent = true;
   }
   return loaded;
+}
+
+/**
+ * Withdraws one function on one job server only (gearmanode's removeFunction does all servers
+ * at once and forgets the callback). Note that gearmand requeues a job the worker is running
+ * when that job's function is withdrawn.
+ */
+export function cantDo(server: GmJobServer, fn: string): void {
+  gearmanode();
+  server.send(protocol!.encodePacket(protocol!.PACKET_TYPES.CANT_DO, [fn]));
 }
 
 export function payloadText(p: Buffer | string | undefined): string {

@@ -6,7 +6,7 @@
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { BuildResult, EventTopic, FrameBuild } from './event-frame.js';
-import { gearmanode, payloadText, type GearmanServerAddress, type GmWorker, type GmWorkerJob } from './gearmanode.js';
+import { cantDo, gearmanode, payloadText, type GearmanServerAddress, type GmWorker, type GmWorkerJob } from './gearmanode.js';
 import { keepRegistered } from './reconnect.js';
 
 export interface SimJob {
@@ -121,9 +121,24 @@ export class SimNode {
       return;
     }
     this.state = 'busy';
-    // Single use: stop offering anything before the build starts.
-    this.worker?.resetAbilities();
+    this.withdraw(job);
     this.running = this.runBuild(job).catch((error) => this.log.error({ error }, 'simulated build failed'));
+  }
+
+  /**
+   * Single use: stop offering anything before the build starts. gearmand requeues a running job
+   * whose function is withdrawn on its connection (CANT_DO, RESET_ABILITIES), so that one function
+   * stays on the job's own server until the connection closes after WORK_COMPLETE; it cannot
+   * bring another job meanwhile, as the worker grabs only after a PRE_SLEEP, which gearmanode
+   * sends only once the job is complete.
+   */
+  private withdraw(job: GmWorkerJob): void {
+    for (const server of this.worker?.jobServers ?? []) {
+      for (const fn of this.functions.keys()) {
+        if (fn === job.name && server.getUid() === job.jobServerUid) continue;
+        cantDo(server, fn);
+      }
+    }
   }
 
   /** Gearman has no "give back" packet: dropping the connection makes gearmand queue the job again. */
