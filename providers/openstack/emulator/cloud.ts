@@ -22,6 +22,11 @@ export interface EmulatorImageSeed {
   minRamMb?: number;
   minDiskGb?: number;
   visibility?: 'public' | 'private' | 'shared' | 'community';
+  /**
+   * Default false: the image belongs to an operator's project, so a user may boot it (if public)
+   * but deleting it answers 403. true: the first user's project owns it and may delete it.
+   */
+  owned?: boolean;
 }
 
 export interface QuotaLimits {
@@ -134,6 +139,10 @@ export class Cloud {
       deleteTimeMs: number;
       imageTimeMs: number;
       ipA: number;
+      /** Owner of the start images... */
+      operatorProject: string;
+      /** ...except those seeded `owned: true`. */
+      userProject: string | null;
     },
     private readonly events: CloudEvents,
   ) {
@@ -145,7 +154,7 @@ export class Cloud {
     this.errorRate = opts.errorRate;
     this.ipA = opts.ipA;
     const now = clock.now();
-    for (const seed of opts.images) this.addImage(seed, now);
+    for (const seed of opts.images) this.addImage(seed, now).owner = seed.owned ? opts.userProject : opts.operatorProject;
   }
 
   addImage(seed: EmulatorImageSeed, now: number): ImageRec {

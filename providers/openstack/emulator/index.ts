@@ -13,7 +13,7 @@ import { HttpError, parseJson, readBody, send, unauthorized, type Reply, type Re
 import { Keystone, type EmulatorUser, type TokenInfo } from './keystone.js';
 import { negotiate, versionHeaders } from './microversion.js';
 import { Nova, novaFault, type NovaHandler } from './nova.js';
-import { seededRng } from './prng.js';
+import { randomHex, seededRng } from './prng.js';
 import { matchRoute, type Route } from './router.js';
 import { pickFreePort, SshFarm } from './ssh.js';
 
@@ -140,6 +140,8 @@ export async function startOpenStackEmulator(opts: OpenStackEmulatorOptions = {}
   let base = '';
   const urls = () => ({ identity: `${base}/identity/v3`, compute: `${base}/compute/v2.1`, image: `${base}/image` });
 
+  const users = opts.users ?? [{ username: 'admin', password: 'secret', project: 'demo', domain: 'Default' }];
+  const keystone = new Keystone(users, rng, clock, region, opts.tokenTtlMs ?? 3_600_000, urls);
   let farm: SshFarm | null = null;
   const cloud = new Cloud(
     rng,
@@ -153,14 +155,16 @@ export async function startOpenStackEmulator(opts: OpenStackEmulatorOptions = {}
       deleteTimeMs: opts.deleteTimeMs ?? 0,
       imageTimeMs: opts.imageTimeMs ?? 1000,
       ipA,
+      // Start images come from an operator's project (a user's delete answers 403), unless
+      // seeded `owned`: then the first user's project uploaded them and may delete them.
+      operatorProject: randomHex(seededRng(seed ^ 0x1a6e), 32),
+      userProject: keystone.firstProjectId(),
     },
     {
       onActive: (s) => farm?.open(s.ip),
       onDeleted: (s) => void farm?.shut(s.ip),
     },
   );
-  const users = opts.users ?? [{ username: 'admin', password: 'secret', project: 'demo', domain: 'Default' }];
-  const keystone = new Keystone(users, rng, clock, region, opts.tokenTtlMs ?? 3_600_000, urls);
   const nova = new Nova(cloud, urls, rng, opts.availabilityZones ?? ['nova'], opts.networkName ?? 'public');
   const glance = new Glance(cloud, () => urls().image);
 

@@ -65,6 +65,11 @@ export class Keystone {
     });
   }
 
+  /** The project of the first user. */
+  firstProjectId(): string | null {
+    return this.principals[0]?.projectId ?? null;
+  }
+
   /** The token, if it exists and has not expired by the clock. */
   validate(token: string | undefined): TokenInfo | null {
     if (!token) return null;
