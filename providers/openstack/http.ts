@@ -172,7 +172,7 @@ export function cloudMessage(bodyText: string): { message: string; retryAfter?: 
     parsed = JSON.parse(trimmed);
   } catch {
     // Glance and proxies: plain text or a small HTML page.
-    return { message: squash(trimmed.replace(/<[^>]*>/g, ' ')) };
+    return { message: squash(trimmed) };
   }
   if (parsed && typeof parsed === 'object') {
     const obj = parsed as Record<string, unknown>;
@@ -191,7 +191,8 @@ function asRetry(v: unknown): string | number | undefined {
   return typeof v === 'string' || typeof v === 'number' ? v : undefined;
 }
 
+/** One line without markup: Glance puts "<br />" even inside its JSON messages. */
 function squash(s: string): string {
-  const one = s.replace(/\s+/g, ' ').trim();
+  const one = s.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
   return one.length > 300 ? `${one.slice(0, 300)}...` : one;
 }

@@ -2,6 +2,7 @@
 // token renewal by the clock and after a revocation.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
+import { AuthError, NotFoundError } from '../../src/errors.js';
 import { configSchema, type ProviderConfig } from '../../src/config.js';
 import { createOpenStackDriver } from '../../providers/openstack/driver.js';
 import { startOpenStackEmulator, type OpenStackEmulator } from '../../providers/openstack/emulator/index.js';
@@ -78,7 +79,13 @@ describe('OpenStack driver token renewal against the emulator', () => {
 
   beforeEach(async () => {
     clock = new ManualClock(START);
-    emu = await startOpenStackEmulator({ clock, seed: 3, ssh: false, tokenTtlMs: TTL_MS });
+    emu = await startOpenStackEmulator({
+      clock,
+      seed: 3,
+      ssh: false,
+      tokenTtlMs: TTL_MS,
+      images: [{ name: 'ubuntu-jammy', properties: { 'nodepool-image': 'base' } }, { name: 'cirros' }],
+    });
     driver = createOpenStackDriver(providerConfig(emu.authUrl), { clock });
   });
 
@@ -109,5 +116,18 @@ describe('OpenStack driver token renewal against the emulator', () => {
     expect(auths()).toBe(2);
     // The first try met the 401, the second succeeded.
     expect(callsMatching(emu, /^GET .*\/flavors\/detail$/)).toBe(3);
+  });
+
+  it('lists Glance images with their properties; deletes map 403 and 404', async () => {
+    const images = await driver.listImages();
+    const ubuntu = images.find((i) => i.name === 'ubuntu-jammy');
+    expect(ubuntu).toMatchObject({ status: 'active', metadata: { 'nodepool-image': 'base' }, created: START });
+    // A public image from the operator's project: Glance refuses with 403, not a quota problem.
+    const refused = await driver.deleteImage(ubuntu!.id).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(AuthError);
+    expect((refused as Error).message).toBe(`DELETE /image/v2/images/${ubuntu!.id}: 403 You are not permitted to delete this image.`);
+    const missing = await driver.deleteImage('5b2c8a4e-0d1f-4c3a-9e7b-000000000000').catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(NotFoundError);
+    expect((missing as Error).message).toMatch(/^DELETE \/image\/v2\/images\/5b2c8a4e-0d1f-4c3a-9e7b-000000000000: 404 /);
   });
 });

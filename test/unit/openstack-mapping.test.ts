@@ -157,6 +157,8 @@ describe('HTTP error mapping', () => {
   it('reads plain-text and HTML bodies (Glance) into one line', () => {
     expect(cloudMessage('404 Not Found\n\nThe resource could not be found.\n\n   ').message).toBe('404 Not Found The resource could not be found.');
     expect(cloudMessage('<html><h1>Bad</h1> gateway</html>').message).toBe('Bad gateway');
+    const glanceJson = JSON.stringify({ message: 'You are not permitted to delete this image.<br /><br />\n\n\n', code: '403 Forbidden', title: 'Forbidden' });
+    expect(cloudMessage(glanceJson).message).toBe('You are not permitted to delete this image.');
   });
 
   it('parses Retry-After strictly', () => {
