@@ -1,6 +1,8 @@
 // JenkinsTarget over real HTTP against the simulated master's Jenkins REST API.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { JenkinsTarget } from '../../src/targets/jenkins.js';
 import { startSimMaster, type SimMaster } from '../../src/sim/master.js';
 import { TargetAuthError } from '../../src/errors.js';
@@ -30,6 +32,7 @@ describe('JenkinsTarget against the simulated master', () => {
   afterAll(async () => {
     await Promise.all(targets.map((t) => t.close()));
     await sim.close();
+    await sim.close(); // idempotent
   });
 
   it('registers a node: fetches the crumb once and posts the DumbSlave form', async () => {
@@ -115,6 +118,34 @@ describe('JenkinsTarget against the simulated master', () => {
     expect(anon.statusCode).toBe(401);
     expect(anon.headers['www-authenticate']).toMatch(/^Basic realm=/);
     await anon.body.dump();
+  });
+
+  it('gives up with TargetAuthError when even a fresh crumb is refused', async () => {
+    // A master whose CSRF check always fails (e.g. a proxy stripping the crumb header).
+    let crumbFetches = 0;
+    const srv = createServer((req, res) => {
+      if (req.url === '/crumbIssuer/api/json') {
+        crumbFetches++;
+        res.setHeader('Content-Type', 'application/json;charset=utf-8');
+        return res.end(JSON.stringify({ crumb: `c${crumbFetches}`, crumbRequestField: 'Jenkins-Crumb' }));
+      }
+      res.statusCode = 403;
+      res.setHeader('Content-Type', 'text/html;charset=utf-8');
+      res.end('<html><body><h2>HTTP ERROR 403 No valid crumb was included in the request</h2></body></html>');
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    try {
+      const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}/`;
+      const t = new JenkinsTarget({ name: 'proxy', url, user: USER, apikey: TOKEN, credentialsId: 'c', log: silentLogger });
+      targets.push(t);
+      const err = await t.register(node('np-x')).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TargetAuthError);
+      expect((err as Error).message).toMatch(/403.*crumb/s);
+      expect(crumbFetches).toBe(2);
+    } finally {
+      srv.closeAllConnections();
+      await new Promise((r) => srv.close(r));
+    }
   });
 
   it('fails with a retryable TargetError when the master is unreachable', async () => {
