@@ -84,7 +84,7 @@ describe('OpenStack driver token renewal against the emulator', () => {
       seed: 3,
       ssh: false,
       tokenTtlMs: TTL_MS,
-      images: [{ name: 'ubuntu-jammy', properties: { 'nodepool-image': 'base' } }, { name: 'cirros' }],
+      images: [{ name: 'ubuntu-jammy', properties: { 'nodepool-image': 'base' } }, { name: 'cirros', owned: true }],
     });
     driver = createOpenStackDriver(providerConfig(emu.authUrl), { clock });
   });
@@ -118,7 +118,7 @@ describe('OpenStack driver token renewal against the emulator', () => {
     expect(callsMatching(emu, /^GET .*\/flavors\/detail$/)).toBe(3);
   });
 
-  it('lists Glance images with their properties; deletes map 403 and 404', async () => {
+  it('lists Glance images with their properties; our own image is deleted, others answer 403, gone ones 404', async () => {
     const images = await driver.listImages();
     const ubuntu = images.find((i) => i.name === 'ubuntu-jammy');
     expect(ubuntu).toMatchObject({ status: 'active', metadata: { 'nodepool-image': 'base' }, created: START });
@@ -126,8 +126,12 @@ describe('OpenStack driver token renewal against the emulator', () => {
     const refused = await driver.deleteImage(ubuntu!.id).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(AuthError);
     expect((refused as Error).message).toBe(`DELETE /image/v2/images/${ubuntu!.id}: 403 You are not permitted to delete this image.`);
-    const missing = await driver.deleteImage('5b2c8a4e-0d1f-4c3a-9e7b-000000000000').catch((e: unknown) => e);
+    // Our own image goes; deleting it again answers 404.
+    const cirros = images.find((i) => i.name === 'cirros')!;
+    await driver.deleteImage(cirros.id);
+    expect((await driver.listImages()).map((i) => i.name)).toEqual(['ubuntu-jammy']);
+    const missing = await driver.deleteImage(cirros.id).catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(NotFoundError);
-    expect((missing as Error).message).toMatch(/^DELETE \/image\/v2\/images\/5b2c8a4e-0d1f-4c3a-9e7b-000000000000: 404 /);
+    expect((missing as Error).message).toMatch(new RegExp(`^DELETE /image/v2/images/${cirros.id}: 404 `));
   });
 });
