@@ -50,6 +50,7 @@ export function execOutput(command: string): string {
 export class SshFarm {
   private readonly listeners = new Map<string, Listener>();
   private readonly allowed: ParsedKey[];
+  private readonly shutting = new Set<Promise<void>>();
   readonly hostKey: string;
   readonly hostPublicKey: string;
 
@@ -87,26 +88,31 @@ export class SshFarm {
   }
 
   /** Stops answering on `ip` and drops open sessions, as a deleted VM would. */
-  async shut(ip: string): Promise<void> {
+  shut(ip: string): Promise<void> {
     const l = this.listeners.get(ip);
-    if (!l) return;
+    if (!l) return Promise.resolve();
     this.listeners.delete(ip);
-    await l.listening;
-    for (const c of l.clients) c.end();
-    await new Promise<void>((resolve) => l.server.close(() => resolve()));
+    const done = (async () => {
+      await l.listening;
+      for (const c of l.clients) c.end();
+      await new Promise<void>((resolve) => l.server.close(() => resolve()));
+    })();
+    this.shutting.add(done);
+    void done.finally(() => this.shutting.delete(done));
+    return done;
   }
 
   isOpen(ip: string): boolean {
     return this.listeners.has(ip);
   }
 
-  /** Resolves once every listener opened so far is accepting connections. */
+  /** Resolves once every listener opened so far accepts connections and every shut one is closed. */
   async ready(): Promise<void> {
-    await Promise.all([...this.listeners.values()].map((l) => l.listening));
+    await Promise.all([...[...this.listeners.values()].map((l) => l.listening), ...this.shutting]);
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.listeners.keys()].map((ip) => this.shut(ip)));
+    await Promise.all([...[...this.listeners.keys()].map((ip) => this.shut(ip)), ...this.shutting]);
   }
 
   private onClient(client: Connection, clients: Set<Connection>): void {
