@@ -207,6 +207,41 @@ describe('simulated master with real gearmand and ZeroMQ', () => {
     expect(s.builds()).toMatchObject([{ node: 'np-r', result: 'SUCCESS' }]);
   });
 
+  it('never runs a second build when two gearman servers offer jobs at once', async () => {
+    const second = await startGearmand();
+    const both = [server()[0], { host: second.host, port: second.port }];
+    const s2 = await startSimMaster({
+      gearman: both,
+      user: USER,
+      apiToken: TOKEN,
+      buildDurationMs: 100,
+      jobs: [{ name: 'unit', labels: ['trusty'] }],
+      log: silentLogger,
+    });
+    const loads = [
+      startLoad({ gearman: [both[0]], jobs: [{ name: 'unit', label: 'trusty' }], count: 1 }),
+      startLoad({ gearman: [both[1]], jobs: [{ name: 'unit', label: 'trusty' }], count: 1 }),
+    ];
+    const t = new JenkinsTarget({ name: 'sim2', url: s2.jenkinsUrl, user: USER, apikey: TOKEN, credentialsId: 'c', log: silentLogger });
+    try {
+      // Both jobs wait in their servers before the node appears, so both servers wake it at once.
+      await waitFor(async () => (await functionStatus(second, 'build:unit:trusty'))?.total === 1, { what: 'job queued on the second server' });
+      await t.register({ name: 'np-a', host: 'h', port: 22, description: '', labels: ['trusty'] });
+      await waitFor(() => loads[0].completed() + loads[1].completed() === 1, { what: 'one build' });
+      await t.register({ name: 'np-b', host: 'h', port: 22, description: '', labels: ['trusty'] });
+      await Promise.all(loads.map((l) => l.done));
+      expect(loads[0].completed() + loads[1].completed()).toBe(2);
+      const byNode = s2.builds().map((b) => b.node).sort();
+      expect(byNode).toEqual(['np-a', 'np-b']);
+      expect(s2.nodes().map((n) => n.buildsRun)).toEqual([1, 1]);
+    } finally {
+      await Promise.all(loads.map((l) => l.stop()));
+      await t.close();
+      await s2.close();
+      await second.stop();
+    }
+  });
+
   it('re-binds the publisher on the same port', async () => {
     const s = await start(50);
     const url = s.zmqUrl;
