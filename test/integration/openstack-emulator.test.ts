@@ -476,6 +476,31 @@ describe('Glance v2', () => {
   });
 });
 
+describe('Neutron v2.0 networks', () => {
+  it('lists networks by name; a server on a named network shows its address under that name', async () => {
+    const e = await start({ networks: [{ name: 'public' }, { name: 'ci-net', id: '6f1f5b2e-3a4c-4d5e-8f90-a1b2c3d4e5f6' }], bootTimeMs: 0 });
+    const tok = await token(e);
+    const catalog = (await call(`${e.authUrl}/auth/tokens`, { method: 'POST', body: authBody() })).body.token.catalog;
+    expect(catalog.find((c: { type: string }) => c.type === 'network').endpoints[0].url).toBe(e.networkUrl);
+    const r = await call(`${e.networkUrl}/v2.0/networks?name=ci-net`, { token: tok });
+    expect(r.status).toBe(200);
+    expect(r.body.networks).toEqual([expect.objectContaining({ id: '6f1f5b2e-3a4c-4d5e-8f90-a1b2c3d4e5f6', name: 'ci-net', status: 'ACTIVE' })]);
+    const missing = await call(`${e.networkUrl}/v2.0/networks/5b2c8a4e-0d1f-4c3a-9e7b-000000000000`, { token: tok });
+    expect(missing.status).toBe(404);
+    expect(missing.body.NeutronError).toMatchObject({ type: 'NetworkNotFound' });
+    expect((await call(`${e.networkUrl}/v2.0/networks`)).status).toBe(401);
+
+    const v = { 'OpenStack-API-Version': 'compute 2.79' };
+    const unknown = await createServer(e, tok, { networks: [{ uuid: '5b2c8a4e-0d1f-4c3a-9e7b-000000000000' }] }, v);
+    expect(unknown.body).toEqual({ badRequest: { code: 400, message: 'Network 5b2c8a4e-0d1f-4c3a-9e7b-000000000000 could not be found.' } });
+    const id = (await createServer(e, tok, { networks: [{ uuid: '6f1f5b2e-3a4c-4d5e-8f90-a1b2c3d4e5f6' }] }, v)).body.server.id;
+    const auto = (await createServer(e, tok, { name: 'n2', networks: 'auto' }, v)).body.server.id;
+    await clock.advance(1);
+    expect(Object.keys((await call(`${e.computeUrl}/servers/${id}`, { token: tok })).body.server.addresses)).toEqual(['ci-net']);
+    expect(Object.keys((await call(`${e.computeUrl}/servers/${auto}`, { token: tok })).body.server.addresses)).toEqual(['public']);
+  });
+});
+
 describe('call counting and lifecycle', () => {
   it('counts calls by METHOD and path template; resets', async () => {
     const e = await start();

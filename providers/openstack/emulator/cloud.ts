@@ -2,6 +2,7 @@
 // (BUILD -> ACTIVE/ERROR, deletion, snapshot progress) are evaluated lazily from clock.now()
 // in refresh(), so a ManualClock drives them without timers.
 import type { Clock } from '../../../src/clock.js';
+import type { EmulatorNetwork } from './neutron.js';
 import { randomHex, randomUuid, type Rng } from './prng.js';
 
 export interface EmulatorFlavor {
@@ -47,6 +48,8 @@ export interface ServerRec {
   az: string;
   keyName: string | null;
   configDrive: boolean;
+  /** The network its address is on (Nova's `addresses` key). */
+  networkName: string;
   userId: string;
   projectId: string;
   hostId: string;
@@ -119,6 +122,7 @@ export class Cloud {
   readonly deleted = new Map<string, ServerRec>();
   readonly images = new Map<string, ImageRec>();
   readonly flavors: EmulatorFlavor[];
+  readonly networks: EmulatorNetwork[];
   quota: Required<QuotaLimits>;
   bootTimeMs: number;
   errorRate: number;
@@ -133,6 +137,7 @@ export class Cloud {
     opts: {
       flavors: EmulatorFlavor[];
       images: EmulatorImageSeed[];
+      networks: { id?: string; name: string }[];
       quota: QuotaLimits;
       bootTimeMs: number;
       errorRate: number;
@@ -149,6 +154,7 @@ export class Cloud {
     this.deleteTimeMs = opts.deleteTimeMs;
     this.imageTimeMs = opts.imageTimeMs;
     this.flavors = opts.flavors;
+    this.networks = opts.networks.map((n) => ({ id: n.id ?? randomUuid(rng), name: n.name }));
     this.quota = { ...DEFAULT_QUOTA, ...stripUndefined(opts.quota) };
     this.bootTimeMs = opts.bootTimeMs;
     this.errorRate = opts.errorRate;
@@ -250,6 +256,7 @@ export class Cloud {
     az: string;
     keyName: string | null;
     configDrive: boolean;
+    networkName: string;
     userId: string;
     projectId: string;
   }): ServerRec {

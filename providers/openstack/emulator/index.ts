@@ -8,13 +8,14 @@ import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from '../../../src/clock.js';
 import { silentLogger, type Logger } from '../../../src/log.js';
 import { Cloud, DEFAULT_FLAVORS, DEFAULT_IMAGES, type EmulatorFlavor, type EmulatorImageSeed, type QuotaLimits } from './cloud.js';
-import { Glance, glanceError, type GlanceHandler } from './glance.js';
+import { Glance, glanceError, type GlanceCtx } from './glance.js';
 import { HttpError, parseJson, readBody, send, unauthorized, type Reply, type Req } from './http.js';
 import { Keystone, type EmulatorUser, type TokenInfo } from './keystone.js';
-import { negotiate, versionHeaders } from './microversion.js';
-import { Nova, novaFault, type NovaHandler } from './nova.js';
+import { negotiate, versionHeaders, type Microversion } from './microversion.js';
+import { Neutron, neutronError, type NeutronCtx } from './neutron.js';
+import { Nova, novaFault, type NovaCtx } from './nova.js';
 import { randomHex, seededRng } from './prng.js';
-import { matchRoute, type Route } from './router.js';
+import { matchRoute, type Match, type Route } from './router.js';
 import { pickFreePort, SshFarm } from './ssh.js';
 
 export type { EmulatorFlavor, EmulatorImageSeed, QuotaLimits } from './cloud.js';
@@ -54,8 +55,8 @@ export interface OpenStackEmulatorOptions {
   tokenTtlMs?: number;
   /** Nova availability zones; the first is the default. Default ["nova"]. */
   availabilityZones?: string[];
-  /** Name of the network in server `addresses`. Default "public". */
-  networkName?: string;
+  /** Neutron networks; servers join the first unless they name another. Default [{ name: "public" }]. */
+  networks?: { id?: string; name: string }[];
   /** HTTP port; 0 (default) picks a free one. */
   port?: number;
   log?: Logger;
@@ -95,6 +96,7 @@ export interface OpenStackEmulator {
   readonly url: string;
   readonly computeUrl: string;
   readonly imageUrl: string;
+  readonly networkUrl: string;
   readonly region: string;
   /** 0 when SSH is disabled. */
   readonly sshPort: number;
@@ -118,13 +120,37 @@ export interface OpenStackEmulator {
   close(): Promise<void>;
 }
 
-type Service = 'identity' | 'compute' | 'image';
+type Service = 'identity' | 'compute' | 'image' | 'network';
 
 const PREFIXES: { service: Service; prefix: string }[] = [
   { service: 'identity', prefix: '/identity/v3' },
   { service: 'compute', prefix: '/compute/v2.1' },
   { service: 'image', prefix: '/image' },
+  { service: 'network', prefix: '/networking' },
 ];
+
+/** What every service handler receives; each reads the fields it needs. */
+type AnyCtx = NovaCtx & GlanceCtx & NeutronCtx;
+
+interface ServiceDef {
+  routes: readonly Route<(ctx: AnyCtx) => Reply>[];
+  fault(req: Req, code: number, message: string): Reply;
+  overLimit(req: Req, retryAfter: string): Reply;
+}
+
+/** Version documents answer without a token. */
+const PUBLIC_TEMPLATES = new Set(['/', '/versions']);
+
+const KEYSTONE_ROUTES: Route<null>[] = [
+  { method: 'GET', template: '/', handler: null },
+  { method: 'POST', template: '/auth/tokens', handler: null },
+  { method: 'GET', template: '/auth/tokens', handler: null },
+];
+
+function templateOf(m: Match<unknown>): string {
+  const t = m.kind === 'found' ? m.route.template : m.kind === 'method-not-allowed' ? m.template : '';
+  return t === '/' ? '' : t;
+}
 
 const SSH_TICK_MS = 100;
 
@@ -138,10 +164,17 @@ export async function startOpenStackEmulator(opts: OpenStackEmulatorOptions = {}
   let rateLimit = opts.rateLimitPerSecond ?? null;
 
   let base = '';
-  const urls = () => ({ identity: `${base}/identity/v3`, compute: `${base}/compute/v2.1`, image: `${base}/image` });
+  const urls = () => ({
+    identity: `${base}/identity/v3`,
+    compute: `${base}/compute/v2.1`,
+    image: `${base}/image`,
+    network: `${base}/networking`,
+  });
+  const identityRoot = () => `${base}/identity`;
 
   const users = opts.users ?? [{ username: 'admin', password: 'secret', project: 'demo', domain: 'Default' }];
   const keystone = new Keystone(users, rng, clock, region, opts.tokenTtlMs ?? 3_600_000, urls);
+  const zones = opts.availabilityZones ?? ['nova'];
   let farm: SshFarm | null = null;
   const cloud = new Cloud(
     rng,
@@ -149,6 +182,7 @@ export async function startOpenStackEmulator(opts: OpenStackEmulatorOptions = {}
     {
       flavors: opts.flavors ?? DEFAULT_FLAVORS,
       images: opts.images ?? DEFAULT_IMAGES,
+      networks: opts.networks ?? [{ name: 'public' }],
       quota: opts.quota ?? {},
       bootTimeMs: opts.bootTimeMs ?? 1000,
       errorRate: opts.errorRate ?? 0,
@@ -165,28 +199,23 @@ export async function startOpenStackEmulator(opts: OpenStackEmulatorOptions = {}
       onDeleted: (s) => void farm?.shut(s.ip),
     },
   );
-  const nova = new Nova(cloud, urls, rng, opts.availabilityZones ?? ['nova'], opts.networkName ?? 'public');
+  const nova = new Nova(cloud, urls, rng, zones);
   const glance = new Glance(cloud, () => urls().image);
+  const neutron = new Neutron(cloud.networks, () => urls().network, clock.now(), zones);
 
   const counts = new Map<string, number>();
   const count = (key: string) => counts.set(key, (counts.get(key) ?? 0) + 1);
   let window = { second: -1, n: 0 };
 
-  /** A Reply when the current clock second is over its request budget. */
-  const rateLimited = (service: Service, req: Req): Reply | null => {
+  /** Seconds until the budget refills, when the current clock second is over it. */
+  const overBudget = (): string | null => {
     if (rateLimit === null) return null;
     const now = clock.now();
     const second = Math.floor(now / 1000);
     if (window.second !== second) window = { second, n: 0 };
     window.n += 1;
     if (window.n <= rateLimit) return null;
-    const retryAfter = String(Math.max(1, Math.ceil(((second + 1) * 1000 - now) / 1000)));
-    const headers = { 'Retry-After': retryAfter };
-    if (service === 'image') {
-      const r = glanceError(req, 429, 'This request was rate-limited.');
-      return { ...r, headers: { ...r.headers, ...headers } };
-    }
-    return { status: 429, headers, body: { overLimit: { code: 429, message: 'This request was rate-limited.', retryAfter } } };
+    return String(Math.max(1, Math.ceil(((second + 1) * 1000 - now) / 1000)));
   };
 
   const authenticate = (req: Req): TokenInfo | null => {
@@ -194,58 +223,69 @@ export async function startOpenStackEmulator(opts: OpenStackEmulatorOptions = {}
     return keystone.validate(Array.isArray(raw) ? raw[0] : raw);
   };
 
+  // How each service words its own errors; Keystone handles its requests whole.
+  const services: Record<Exclude<Service, 'identity'>, ServiceDef> = {
+    compute: {
+      routes: nova.routes,
+      fault: (_req, code, message) => novaFault(code, message),
+      overLimit: (_req, retryAfter) => ({
+        status: 429,
+        body: { overLimit: { code: 429, message: 'This request was rate-limited.', retryAfter } },
+      }),
+    },
+    image: {
+      routes: glance.routes,
+      fault: (req, code, message) => glanceError(req, code, message),
+      overLimit: (req) => glanceError(req, 429, 'This request was rate-limited.'),
+    },
+    network: {
+      routes: neutron.routes,
+      fault: (_req, code, message) => neutronError(code, code === 404 ? 'HTTPNotFound' : code === 403 ? 'HTTPForbidden' : 'HTTPError', message),
+      overLimit: () => neutronError(429, 'OverQuota', 'This request was rate-limited.'),
+    },
+  };
+
   const dispatch = (req: Req, service: Service | null, prefix: string): Reply => {
     if (service === null) {
       count(`${req.method} ${req.url.pathname}`);
       return { status: 404, body: { error: { code: 404, title: 'Not Found', message: 'The resource could not be found.' } } };
     }
-    const routes: readonly Route<unknown>[] =
-      service === 'identity'
-        ? [
-            { method: 'GET', template: '/', handler: null },
-            { method: 'POST', template: '/auth/tokens', handler: null },
-            { method: 'GET', template: '/auth/tokens', handler: null },
-          ]
-        : service === 'compute'
-          ? nova.routes
-          : glance.routes;
-    const match = matchRoute(routes, req.method, req.path);
-    const template = match.kind === 'found' ? match.route.template : match.kind === 'method-not-allowed' ? match.template : null;
-    count(template === null ? `${req.method} ${req.url.pathname}` : `${req.method} ${prefix}${template === '/' ? '' : template}`);
+    if (service === 'identity') {
+      const m = matchRoute(KEYSTONE_ROUTES, req.method, req.path);
+      count(m.kind === 'not-found' ? `${req.method} ${req.url.pathname}` : `${req.method} ${prefix}${templateOf(m)}`);
+      return keystone.handle(req);
+    }
+    const def = services[service];
+    const match = matchRoute(def.routes, req.method, req.path);
+    count(match.kind === 'not-found' ? `${req.method} ${req.url.pathname}` : `${req.method} ${prefix}${templateOf(match)}`);
 
-    if (service === 'identity') return keystone.handle(req);
+    const retryAfter = overBudget();
+    if (retryAfter !== null) {
+      const r = def.overLimit(req, retryAfter);
+      return { ...r, headers: { ...(r.headers ?? {}), 'Retry-After': retryAfter } };
+    }
 
-    const limited = rateLimited(service, req);
-    if (limited) return limited;
-
+    // Nova negotiates the microversion before anything else and names it in every answer.
+    let version: Microversion | null = null;
     if (service === 'compute') {
       const nv = negotiate(req.headers);
       if (!nv.ok) return novaFault(nv.status, nv.message);
-      const vh = versionHeaders(nv.version);
-      const withVersion = (r: Reply): Reply => ({ ...r, headers: { ...vh, ...(r.headers ?? {}) } });
-      if (match.kind === 'not-found') return withVersion(novaFault(404, 'The resource could not be found.'));
-      if (match.kind === 'method-not-allowed') {
-        return withVersion({ ...novaFault(405, 'The method is not allowed for this resource.'), headers: { Allow: match.allowed.join(', ') } });
-      }
-      if (match.route.template === '/') return withVersion((match.route.handler as NovaHandler)({} as never));
-      const token = authenticate(req);
-      if (!token) return unauthorized(urls().identity.replace(/\/v3$/, ''));
-      if (!token.projectId) return withVersion(novaFault(403, 'Policy does not allow this action to be performed: the token has no project scope.'));
-      const handler = match.route.handler as NovaHandler;
-      return withVersion(handler({ req, params: match.params, token, projectId: token.projectId, version: nv.version }));
+      version = nv.version;
     }
+    const withVersion = (r: Reply): Reply => (version ? { ...r, headers: { ...versionHeaders(version), ...(r.headers ?? {}) } } : r);
 
-    if (match.kind === 'not-found') return glanceError(req, 404, 'The resource could not be found.');
+    if (match.kind === 'not-found') return withVersion(def.fault(req, 404, 'The resource could not be found.'));
     if (match.kind === 'method-not-allowed') {
-      const r = glanceError(req, 405, 'The method is not allowed for this resource.');
-      return { ...r, headers: { ...(r.headers ?? {}), Allow: match.allowed.join(', ') } };
+      const r = def.fault(req, 405, 'The method is not allowed for this resource.');
+      return withVersion({ ...r, headers: { ...(r.headers ?? {}), Allow: match.allowed.join(', ') } });
     }
-    const handler = match.route.handler as GlanceHandler;
-    if (match.route.template === '/' || match.route.template === '/versions') return handler({} as never);
-    const token = authenticate(req);
-    if (!token) return unauthorized(urls().identity.replace(/\/v3$/, ''));
-    if (!token.projectId) return glanceError(req, 403, 'You are not authorized to complete this action.');
-    return handler({ req, params: match.params, token, projectId: token.projectId });
+    const token = PUBLIC_TEMPLATES.has(match.route.template) ? null : authenticate(req);
+    if (!PUBLIC_TEMPLATES.has(match.route.template)) {
+      if (!token) return unauthorized(identityRoot());
+      if (!token.projectId) return withVersion(def.fault(req, 403, 'This action needs a project-scoped token.'));
+    }
+    const ctx = { req, params: match.params, token: token as TokenInfo, projectId: token?.projectId ?? '', version: version! };
+    return withVersion(match.route.handler(ctx));
   };
 
   const onRequest = async (raw: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -305,6 +345,7 @@ export async function startOpenStackEmulator(opts: OpenStackEmulatorOptions = {}
     url: base,
     computeUrl: urls().compute,
     imageUrl: urls().image,
+    networkUrl: urls().network,
     region,
     sshPort: farm?.port ?? 0,
     sshHostPublicKey: farm?.hostPublicKey ?? null,

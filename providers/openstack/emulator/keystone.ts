@@ -31,6 +31,7 @@ export interface TokenInfo {
 export interface CatalogUrls {
   compute: string;
   image: string;
+  network: string;
   identity: string;
 }
 
@@ -222,6 +223,7 @@ export class Keystone {
       entry('identity', 'keystone', urls.identity.replace(/\/v3$/, ''), 'a0'),
       entry('compute', 'nova', urls.compute, 'c0'),
       entry('image', 'glance', urls.image, 'e0'),
+      entry('network', 'neutron', urls.network, 'b0'),
     ];
   }
 }

@@ -70,7 +70,6 @@ export class Nova {
     private readonly urls: () => NovaUrls,
     private readonly rng: Rng,
     private readonly zoneNames: readonly string[],
-    private readonly networkName: string,
   ) {}
 
   // ---- version document -------------------------------------------------------------------
@@ -231,17 +230,25 @@ export class Nova {
       keyName = sv.key_name;
     }
 
+    // With no network named (absent, [] or "auto") the server joins the first network.
+    let networkName = this.cloud.networks[0]?.name ?? 'private';
     if (sv.networks !== undefined) {
       const n = sv.networks;
       const okString = atLeast(version, '2.37') && (n === 'auto' || n === 'none');
       if (!okString) {
         if (!Array.isArray(n)) return bad('networks', `${show(n)} is not valid under any of the given schemas`);
+        const names: string[] = [];
         for (const item of n) {
           if (!isObject(item)) return bad('networks', `${show(item)} is not of type 'object'`);
-          if (item.uuid !== undefined && (typeof item.uuid !== 'string' || !UUID_RE.test(item.uuid))) {
+          if (item.uuid === undefined) continue;
+          if (typeof item.uuid !== 'string' || !UUID_RE.test(item.uuid)) {
             return novaFault(400, `Bad networks format: network uuid is not in proper format (${String(item.uuid)})`);
           }
+          const net = this.cloud.networks.find((x) => x.id === item.uuid);
+          if (!net) return novaFault(400, `Network ${item.uuid} could not be found.`);
+          names.push(net.name);
         }
+        if (names.length > 0) networkName = names[0];
       }
     }
 
@@ -263,6 +270,7 @@ export class Nova {
       az,
       keyName,
       configDrive,
+      networkName,
       userId: ctx.token.principal.userId,
       projectId: ctx.projectId,
     });
@@ -314,7 +322,6 @@ export class Nova {
 
   private serverDetail(s: ServerRec, v: Microversion): Record<string, unknown> {
     const active = s.status === 'ACTIVE';
-    const powerState = active ? 1 : s.status === 'BUILD' ? 0 : s.status === 'ERROR' ? 0 : 0;
     const out: Record<string, unknown> = {
       id: s.id,
       name: s.name,
@@ -329,7 +336,7 @@ export class Nova {
       updated: isoSeconds(s.updated),
       addresses: active
         ? {
-            [this.networkName]: [{ 'OS-EXT-IPS-MAC:mac_addr': s.mac, version: 4, addr: s.ip, 'OS-EXT-IPS:type': 'fixed' }],
+            [s.networkName]: [{ 'OS-EXT-IPS-MAC:mac_addr': s.mac, version: 4, addr: s.ip, 'OS-EXT-IPS:type': 'fixed' }],
           }
         : {},
       accessIPv4: '',
@@ -344,7 +351,8 @@ export class Nova {
       'OS-SRV-USG:terminated_at': null,
       'OS-EXT-STS:task_state': s.taskState,
       'OS-EXT-STS:vm_state': s.vmState,
-      'OS-EXT-STS:power_state': powerState,
+      // Nova's power states: 1 RUNNING, 0 NOSTATE.
+      'OS-EXT-STS:power_state': active ? 1 : 0,
       'os-extended-volumes:volumes_attached': [],
       security_groups: [{ name: 'default' }],
     };
