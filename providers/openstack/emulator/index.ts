@@ -16,7 +16,7 @@ import { Neutron, neutronError, type NeutronCtx } from './neutron.js';
 import { Nova, novaFault, type NovaCtx } from './nova.js';
 import { randomHex, seededRng } from './prng.js';
 import { matchRoute, type Match, type Route } from './router.js';
-import { pickFreePort, SshFarm } from './ssh.js';
+import { reservePort, SshFarm } from './ssh.js';
 
 export type { EmulatorFlavor, EmulatorImageSeed, QuotaLimits } from './cloud.js';
 export type { EmulatorUser } from './keystone.js';
@@ -319,8 +319,14 @@ export async function startOpenStackEmulator(opts: OpenStackEmulatorOptions = {}
   base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
 
   let timer: NodeJS.Timeout | null = null;
+  let releasePort: () => Promise<void> = async () => undefined;
   if (opts.ssh !== false) {
-    const port = opts.sshPort && opts.sshPort > 0 ? opts.sshPort : await pickFreePort();
+    let port = opts.sshPort ?? 0;
+    if (port <= 0) {
+      const reserved = await reservePort();
+      port = reserved.port;
+      releasePort = reserved.release;
+    }
     farm = new SshFarm(port, opts.sshAuthorizedKeys ?? [], log.child({ component: 'emulated-sshd' }));
     // The emulator notices boots lazily on requests; in real time this timer notices them too.
     timer = setInterval(() => cloud.refresh(), SSH_TICK_MS);
@@ -334,7 +340,7 @@ export async function startOpenStackEmulator(opts: OpenStackEmulatorOptions = {}
       if (timer) clearInterval(timer);
       const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeAllConnections();
-      const results = await Promise.allSettled([httpClosed, farm?.close() ?? Promise.resolve()]);
+      const results = await Promise.allSettled([httpClosed, farm?.close() ?? Promise.resolve(), releasePort()]);
       for (const r of results) if (r.status === 'rejected') log.warn({ error: r.reason }, 'openstack emulator close step failed');
     })();
     return closing;

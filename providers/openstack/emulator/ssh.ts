@@ -14,17 +14,20 @@ interface Listener {
   listening: Promise<void>;
 }
 
-/** Finds a port that is free on loopback; each VM address then binds that port. */
-export async function pickFreePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once('error', reject);
-    probe.listen(0, host, () => {
-      const addr = probe.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      probe.close(() => resolve(port));
-    });
+/**
+ * Reserves a free port by holding it on 127.0.0.1 (never a VM address) while the emulator
+ * lives: each VM address then binds the same port, and no other emulator, in this process or
+ * another, is handed that port for its own VMs.
+ */
+export async function reservePort(): Promise<{ port: number; release(): Promise<void> }> {
+  const holder = createNetServer((socket) => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    holder.once('error', reject);
+    holder.listen(0, '127.0.0.1', () => resolve());
   });
+  const addr = holder.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  return { port, release: () => new Promise<void>((resolve) => holder.close(() => resolve())) };
 }
 
 /** Splits a command line into words, honouring single and double quotes (no expansion). */
