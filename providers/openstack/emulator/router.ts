@@ -40,9 +40,10 @@ export function matchRoute<H>(routes: readonly Route<H>[], method: string, path:
     .filter((c): c is { route: Route<H>; params: string[] } => c.params !== null)
     .sort((a, b) => specificity(b.route.template) - specificity(a.route.template));
   if (candidates.length === 0) return { kind: 'not-found' };
-  const best = specificity(candidates[0].route.template);
-  const same = candidates.filter((c) => specificity(c.route.template) === best);
-  const hit = same.find((c) => c.route.method === method);
+  // The most specific template that takes this method ("DELETE /servers/detail" is a server id).
+  const hit = candidates.find((c) => c.route.method === method);
   if (hit) return { kind: 'found', route: hit.route, params: hit.params };
-  return { kind: 'method-not-allowed', template: same[0].route.template, allowed: same.map((c) => c.route.method) };
+  const template = candidates[0].route.template;
+  const allowed = candidates.filter((c) => c.route.template === template).map((c) => c.route.method);
+  return { kind: 'method-not-allowed', template, allowed };
 }
