@@ -102,3 +102,11 @@ export class TargetAuthError extends TargetError {
 export function errorCode(err: unknown): string {
   return err instanceof NodepoolError ? err.code : 'unexpected';
 }
+
+/** A Gearman job server did not answer an admin command: down, timed out, or answered ERR. */
+export class GearmanError extends NodepoolError {
+  override readonly code = 'gearman';
+  constructor(message: string, readonly retryable = true, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

@@ -22,6 +22,8 @@ export interface Gearmand {
   stop(): Promise<void>;
   /** Stops and starts again on the same port (queued jobs are lost: no persistent queue). */
   restart(): Promise<void>;
+  /** Stops the server but keeps the port and the log: an outage that restart() ends. */
+  kill(): Promise<void>;
 }
 
 const HOST = '127.0.0.1';
@@ -219,6 +221,10 @@ export async function startGearmand(opts: GearmandOptions = {}): Promise<Gearman
       stopped = true;
       await stopChild();
       rmSync(dir, { recursive: true, force: true });
+    },
+    async kill() {
+      if (stopped) throw new Error('gearmand was stopped');
+      await stopChild();
     },
     async restart() {
       if (stopped) throw new Error('gearmand was stopped');
