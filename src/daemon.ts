@@ -141,7 +141,7 @@ export class Daemon {
         .catch((err) => this.log.error({ err }, 'periodic task failed'))
         .finally(() => (running = false));
     }, ms);
-    timer.unref();
+    // Not unref'd: these timers are what keeps a daemon process alive between events.
     this.timers.push(timer);
   }
 
