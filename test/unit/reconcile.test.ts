@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { expiredNodes, reconcile, type ReconcileInput } from '../../src/reconcile.js';
+import type { NodeRecord } from '../../src/model.js';
+import type { CloudServer } from '../../providers/provider.js';
+
+const OWNER = 'nodepool-ts';
+const node = (id: number, state: NodeRecord['state'], serverId: string | null, extra: Partial<NodeRecord> = {}): NodeRecord => ({
+  id, provider: 'a', label: 'l', image: 'i', target: '', hostname: `l-a-${id}`, serverId, ip: null, az: null, state,
+  stateTime: 0, holdReason: null, holdExpires: null, comment: null, manager: null, launchAttempts: 1, created: 0, ...extra,
+});
+const server = (id: string, nodeId: number | null, extra: Partial<CloudServer> = {}): CloudServer => ({
+  id, name: `s-${id}`, status: 'active', rawStatus: 'ACTIVE', ip: null, az: null, fault: null, created: 0,
+  metadata: nodeId === null ? {} : { nodepool_owner: OWNER, nodepool_provider: 'a', nodepool_node_id: String(nodeId) }, ...extra,
+});
+const input = (over: Partial<ReconcileInput>): ReconcileInput => ({ provider: 'a', owner: OWNER, nodes: [], servers: [], suspects: new Set(), startup: false, ...over });
+
+describe('reconcile', () => {
+  it('at start-up adopts a building row whose create answer was lost, and drops one never created', () => {
+    const r = reconcile(input({ startup: true, nodes: [node(1, 'building', null), node(2, 'building', null)], servers: [server('s1', 1)] }));
+    expect(r.adopt).toEqual([{ nodeId: 1, serverId: 's1' }]);
+    expect(r.dropRows).toEqual([2]);
+    expect(r.leaked).toEqual([]);
+  });
+
+  it('while running leaves a building row without a server alone: its create is in flight', () => {
+    const r = reconcile(input({ nodes: [node(1, 'building', null)], servers: [server('s1', 1)] }));
+    expect(r).toMatchObject({ adopt: [], dropRows: [], lost: [], leaked: [] });
+    expect([...r.suspects]).toEqual([]);
+  });
+
+  it('marks rows whose server vanished as lost', () => {
+    const r = reconcile(input({ nodes: [node(1, 'ready', 's1'), node(2, 'hold', 's2'), node(3, 'deleting', 's3')], servers: [server('s2', 2)] }));
+    expect(r.lost).toEqual([1]);
+  });
+
+  it('deletes a leaked server only on the second consecutive sighting', () => {
+    const first = reconcile(input({ servers: [server('s9', 9)] }));
+    expect(first.leaked).toEqual([]);
+    expect([...first.suspects]).toEqual(['s9']);
+    const second = reconcile(input({ servers: [server('s9', 9)], suspects: first.suspects }));
+    expect(second.leaked.map((s) => s.id)).toEqual(['s9']);
+  });
+
+  it('never touches servers without our metadata, of another provider, or owned by a live row', () => {
+    const other = server('x', 5, { metadata: { nodepool_owner: OWNER, nodepool_provider: 'b', nodepool_node_id: '5' } });
+    const suspects = new Set(['plain', 'x', 's1']);
+    const r = reconcile(input({ nodes: [node(1, 'ready', 's1')], servers: [server('plain', null), other, server('s1', 1)], suspects }));
+    expect(r.leaked).toEqual([]);
+    expect([...r.suspects]).toEqual([]);
+  });
+
+  it('treats a server whose row points at another server as leaked (a failed attempt left behind)', () => {
+    const once = reconcile(input({ nodes: [node(1, 'building', 's-new')], servers: [server('s-old', 1), server('s-new', 1)] }));
+    expect([...once.suspects]).toEqual(['s-old']);
+  });
+});
+
+describe('expiredNodes', () => {
+  const maxAge = { ready: 100, 'in-use': 200, used: 50, hold: 1000 };
+  it('expires holds at their time and states past max-age', () => {
+    const nodes = [
+      node(1, 'hold', 's', { holdExpires: 10, stateTime: 0 }),
+      node(2, 'hold', 's', { holdExpires: 500, stateTime: 0 }),
+      node(3, 'ready', 's', { stateTime: 0 }),
+      node(4, 'in-use', 's', { stateTime: 0 }),
+      node(5, 'used', 's', { stateTime: 120 }),
+      node(6, 'building', null, { stateTime: 0 }),
+    ];
+    expect(expiredNodes(nodes, 150, maxAge).map((e) => [e.node.id, e.why])).toEqual([
+      [1, 'hold expired'],
+      [3, 'in state ready longer than max-age'],
+    ]);
+  });
+});
