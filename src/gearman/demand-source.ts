@@ -29,8 +29,8 @@ export interface StatusClient {
 
 export interface GearmanDemandSourceOptions {
   servers: readonly GearmanServerAddress[];
-  /** Time between polls when start() runs the timer. */
-  intervalMs: number;
+  /** Time between polls when start() runs the timer. Default 5000 (config `demand-interval`). */
+  intervalMs?: number;
   /** Per-request budget of each admin client. Default 5000. */
   timeoutMs?: number;
   clock?: Clock;
@@ -66,7 +66,7 @@ export class GearmanDemandSource {
   constructor(opts: GearmanDemandSourceOptions) {
     this.clock = opts.clock ?? systemClock;
     this.log = (opts.log ?? silentLogger).child({ component: 'gearman-demand' });
-    this.intervalMs = opts.intervalMs;
+    this.intervalMs = opts.intervalMs ?? 5000;
     this.onRows = opts.onRows;
     const timeoutMs = opts.timeoutMs ?? 5000;
     const create =
