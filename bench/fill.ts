@@ -16,6 +16,7 @@ export async function benchFill(n: number): Promise<BenchRow[]> {
         // Headroom above N so that a replacement does not wait for its predecessor's delete.
         maxServers: n + 1,
         bootTimeMs: bootMs,
+        quota: { instances: -1, cores: -1, ramMb: -1 },
         settings: { rate: 1 / ratePerSecond, 'rate-burst': 1, 'max-concurrency': n, 'poll-interval': '1s', 'boot-timeout': 120 },
       },
     ],

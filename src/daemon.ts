@@ -326,8 +326,9 @@ export class Daemon {
     const log = this.log.child({ provider: name });
     try {
       const servers = await rt.api.listServers();
-      const nodes = (await this.store.listNodes({ provider: name })).filter((n) => !this.launches.has(n.id) && !this.deleter.isDeleting(n.id));
-      const actions = reconcile({ provider: name, owner: OWNER, nodes, servers, suspects: this.suspects.get(name) ?? new Set(), startup });
+      const nodes = await this.store.listNodes({ provider: name });
+      const busy = new Set(nodes.filter((n) => this.launches.has(n.id) || this.deleter.isDeleting(n.id)).map((n) => n.id));
+      const actions = reconcile({ provider: name, owner: OWNER, nodes, busy, servers, suspects: this.suspects.get(name) ?? new Set(), startup });
       this.suspects.set(name, actions.suspects);
       for (const a of actions.adopt) {
         await this.store.updateNode(a.nodeId, { serverId: a.serverId });

@@ -2,7 +2,7 @@
 // under ./var/. Ctrl-C stops everything and leaves no process behind.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { utils } from 'ssh2';
+import ssh2 from 'ssh2';
 import { startOpenStackEmulator, type OpenStackEmulator } from '../providers/openstack/emulator/index.js';
 import { Daemon } from './daemon.js';
 import { createLogger } from './log.js';
@@ -11,7 +11,7 @@ import { startWebServer, type WebServer } from './web/server.js';
 export async function runDemo(root = process.cwd()): Promise<void> {
   const varDir = resolve(root, 'var');
   await mkdir(varDir, { recursive: true });
-  const keys = utils.generateKeyPairSync('ed25519');
+  const keys = ssh2.utils.generateKeyPairSync('ed25519');
   const keyPath = join(varDir, 'demo-key');
   await writeFile(keyPath, keys.private, { mode: 0o600 });
 

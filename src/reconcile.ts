@@ -7,8 +7,10 @@ import type { Config } from './config.js';
 export interface ReconcileInput {
   provider: string;
   owner: string;
-  /** Rows of this provider that no task is working on right now. */
+  /** Every row of this provider. */
   nodes: readonly NodeRecord[];
+  /** Rows a launch or delete task is working on: they own their servers and are not judged. */
+  busy?: ReadonlySet<number>;
   servers: readonly CloudServer[];
   /** Ids of servers judged leaked on the previous pass. */
   suspects: ReadonlySet<string>;
@@ -39,8 +41,9 @@ export function reconcile(input: ReconcileInput): ReconcileActions {
   const rowsById = new Map(input.nodes.map((n) => [n.id, n]));
   const ours = input.servers.filter((s) => isOurs(s, input.owner, input.provider) && s.status !== 'deleting');
 
+  const busy = input.busy ?? new Set<number>();
   for (const node of input.nodes) {
-    if (node.state === 'deleting') continue;
+    if (node.state === 'deleting' || busy.has(node.id)) continue;
     if (node.serverId) {
       if (!byId.has(node.serverId)) actions.lost.push(node.id);
       continue;
@@ -55,8 +58,9 @@ export function reconcile(input: ReconcileInput): ReconcileActions {
   for (const server of ours) {
     if (adopted.has(server.id)) continue;
     const row = rowsById.get(Number(server.metadata[META_NODE_ID]));
-    // Owned: its row lives and points at it, or has not recorded a server yet (create in flight).
-    if (row && (row.serverId === server.id || (row.serverId === null && !input.startup))) continue;
+    // Owned: its row lives and points at it, has not recorded a server yet (create in flight),
+    // or a task is working on it (a launch discarding a failed attempt, a delete).
+    if (row && (row.serverId === server.id || busy.has(row.id) || (row.serverId === null && !input.startup))) continue;
     if (input.suspects.has(server.id)) actions.leaked.push(server);
     else actions.suspects.add(server.id);
   }

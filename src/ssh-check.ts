@@ -1,5 +1,5 @@
 // Readiness: a node is ready when an SSH login with the image's user and key runs `echo`.
-import { Client } from 'ssh2';
+import ssh2 from 'ssh2';
 import { LaunchError, TimeoutError } from './errors.js';
 import type { Clock } from './clock.js';
 
@@ -14,7 +14,7 @@ export interface SshTarget {
 export function sshEcho(target: SshTarget, timeoutMs: number): Promise<void> {
   const token = `nodepool-ready-${Math.random().toString(36).slice(2, 10)}`;
   return new Promise((resolve, reject) => {
-    const conn = new Client();
+    const conn = new ssh2.Client();
     let output = '';
     let settled = false;
     const finish = (err?: Error) => {

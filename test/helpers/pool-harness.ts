@@ -2,7 +2,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { utils } from 'ssh2';
+import ssh2 from 'ssh2';
 import { startOpenStackEmulator, type OpenStackEmulator, type OpenStackEmulatorOptions } from '../../providers/openstack/emulator/index.js';
 import { Daemon } from '../../src/daemon.js';
 import { silentLogger, type Logger } from '../../src/log.js';
@@ -55,7 +55,7 @@ export function providerYaml(c: CloudSpec, keyPath: string, sshPort: number): st
 
 export async function startPool(spec: { clouds: CloudSpec[]; labels: LabelSpec[]; extraTop?: string[]; storeWatchMs?: number }): Promise<PoolHarness> {
   const dir = await mkdtemp(join(tmpdir(), 'nodepool-test-'));
-  const keys = utils.generateKeyPairSync('ed25519');
+  const keys = ssh2.utils.generateKeyPairSync('ed25519');
   const keyPath = join(dir, 'id_ed25519');
   await writeFile(keyPath, keys.private, { mode: 0o600 });
   const env: Record<string, string> = {};

@@ -49,6 +49,14 @@ describe('reconcile', () => {
     expect([...r.suspects]).toEqual([]);
   });
 
+  it('leaves rows with a task in flight alone, and their servers too', () => {
+    const nodes = [node(1, 'building', 's1'), node(2, 'ready', 's-gone')];
+    const servers = [server('s1', 1), server('s1-old', 1)];
+    const r = reconcile(input({ nodes, busy: new Set([1, 2]), servers, suspects: new Set(['s1', 's1-old']) }));
+    expect(r).toMatchObject({ lost: [], leaked: [] });
+    expect([...r.suspects]).toEqual([]);
+  });
+
   it('treats a server whose row points at another server as leaked (a failed attempt left behind)', () => {
     const once = reconcile(input({ nodes: [node(1, 'building', 's-new')], servers: [server('s-old', 1), server('s-new', 1)] }));
     expect([...once.suspects]).toEqual(['s-old']);
