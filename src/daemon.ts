@@ -75,18 +75,17 @@ export class Daemon {
     this.cfg = cfg;
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? createLogger();
-    const self = this;
     this.ctx = {
       store,
       clock: this.clock,
       log: this.log,
       metrics: this.metrics,
-      config: () => self.cfg,
-      provider: (name) => self.providers.get(name),
-      target: (name) => self.targets.get(name),
-      readKey: (path) => self.readKey(path),
-      requestPlan: (reason) => self.requestPlan(reason),
-      requestDelete: (id) => self.requestDelete(id),
+      config: () => this.cfg,
+      provider: (name) => this.providers.get(name),
+      target: (name) => this.targets.get(name),
+      readKey: (path) => this.readKey(path),
+      requestPlan: (reason) => this.requestPlan(reason),
+      requestDelete: (id) => this.requestDelete(id),
     };
     this.launcher = new Launcher(this.ctx);
     this.deleter = new Deleter(this.ctx);
