@@ -36,6 +36,8 @@ export interface GmWorker extends EventEmitter {
   setWorkerId(id: string): Error | undefined;
   close(): void;
   _getJobServerByUid(uid: string): GmJobServer | undefined;
+  /** gearmanode's handler for every packet a job server sends the worker (NOOP, JOB_ASSIGN, NO_JOB...). */
+  _response(server: GmJobServer, packetType: number, parsed: unknown): void;
 }
 
 /** A job as the client sees it. */
@@ -98,6 +100,14 @@ export function gearmanode(): GearmanodeModule {
 export function cantDo(server: GmJobServer, fn: string): void {
   gearmanode();
   server.send(protocol!.encodePacket(protocol!.PACKET_TYPES.CANT_DO, [fn]));
+}
+
+/** The protocol's number for a packet type, e.g. packetType('NOOP') === 6. */
+export function packetType(name: string): number {
+  gearmanode();
+  const type = protocol!.PACKET_TYPES[name];
+  if (type === undefined) throw new RangeError(`unknown gearman packet type ${name}`);
+  return type;
 }
 
 export function payloadText(p: Buffer | string | undefined): string {

@@ -2,11 +2,13 @@
 // registers `build:JOB` and `build:JOB:LABEL` for every job its labels can run, on every
 // Gearman server; unlike a long-lived agent it is single use: it takes ONE job, drops every
 // function at once, runs the build (onStarted, wait, onCompleted, onFinalized), answers the
-// Gearman client and then disconnects.
+// Gearman client and then disconnects. Like an agent with one executor it has at most one
+// GRAB_JOB in flight (across all servers) and sends none once it took its job (grab-gate.ts).
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { BuildResult, EventTopic, FrameBuild } from './event-frame.js';
 import { cantDo, gearmanode, payloadText, type GearmanServerAddress, type GmWorker, type GmWorkerJob } from './gearmanode.js';
+import { grabOneAtATime } from './grab-gate.js';
 import { keepRegistered } from './reconnect.js';
 
 export interface SimJob {
@@ -100,6 +102,7 @@ export class SimNode {
     }
     const worker = gearmanode().worker({ servers: this.host.servers.map((s) => ({ ...s })) });
     this.worker = worker;
+    grabOneAtATime(worker, () => this.state === 'idle');
     this.stopReconnect = keepRegistered(worker, () => this.register(), () => this.state === 'idle', this.log);
     this.register();
     this.log.debug({ functions: [...this.functions.keys()] }, 'node registered with gearman');
@@ -128,9 +131,9 @@ export class SimNode {
   /**
    * Single use: stop offering anything before the build starts. gearmand requeues a running job
    * whose function is withdrawn on its connection (CANT_DO, RESET_ABILITIES), so that one function
-   * stays on the job's own server until the connection closes after WORK_COMPLETE; it cannot
-   * bring another job meanwhile, as the worker grabs only after a PRE_SLEEP, which gearmanode
-   * sends only once the job is complete.
+   * stays on the job's own server until the connection closes after WORK_COMPLETE. It cannot
+   * bring another job meanwhile because the grab gate sends no GRAB_JOB once the node is busy
+   * (gearmanode itself would: it answers every NOOP with GRAB_JOB, and NO_JOB with PRE_SLEEP).
    */
   private withdraw(job: GmWorkerJob): void {
     for (const server of this.worker?.jobServers ?? []) {
@@ -141,13 +144,22 @@ export class SimNode {
     }
   }
 
-  /** Gearman has no "give back" packet: dropping the connection makes gearmand queue the job again. */
+  /**
+   * Gearman has no "give back" packet: dropping the connection makes gearmand queue the job again.
+   * With the grab gate no second job should ever come; this is the safety net (and `rejected`
+   * makes it visible). On the running job's own server a disconnect would requeue that job too,
+   * so there the second one can only be failed (WORK_FAIL), which its client sees.
+   */
   private giveBack(job: GmWorkerJob): void {
     this.rejected++;
-    this.log.warn({ fn: job.name, state: this.state }, 'second job offered to a single-use node; giving it back');
     const server = this.worker?._getJobServerByUid(job.jobServerUid);
-    if (server && this.busyServerUid !== job.jobServerUid) server.disconnect();
-    else job.reportError();
+    if (server && this.busyServerUid !== job.jobServerUid) {
+      this.log.warn({ fn: job.name, state: this.state }, 'second job offered to a single-use node; giving it back');
+      server.disconnect();
+    } else {
+      this.log.error({ fn: job.name, state: this.state }, 'second job offered on the running job\'s server; failing it');
+      job.reportError();
+    }
   }
 
   private busyServerUid: string | null = null;

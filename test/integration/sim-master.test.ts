@@ -148,6 +148,21 @@ describe('simulated master with real gearmand and ZeroMQ', () => {
     expect(info).toMatchObject({ offline: true, temporarilyOffline: true, idle: true });
   });
 
+  it('takes one of two jobs queued before the node registers and leaves the other queued', async () => {
+    // gearmand answers each of the node's registration PRE_SLEEPs with a NOOP while jobs wait;
+    // gearmanode alone would have a GRAB_JOB in flight for each and be assigned both jobs.
+    const s = await start(50);
+    load = startLoad({ gearman: server(), jobs: [{ name: 'unit', label: 'trusty' }], count: 2, ratePerSecond: 1000 });
+    await waitFor(async () => (await functionStatus(gearmand, 'build:unit:trusty'))?.total === 2, { what: 'two jobs queued' });
+    await target!.register({ name: 'np-q', host: '198.51.100.7', port: 22, description: '', labels: ['trusty'] });
+    await waitFor(() => load!.completed() === 1, { what: 'one build' });
+    await waitFor(async () => (await functionStatus(gearmand, 'build:unit:trusty'))?.workers === 0, { what: 'used node gone from gearmand' });
+    expect(s.nodes()).toMatchObject([{ name: 'np-q', buildsRun: 1, rejected: 0, busy: false, registered: false }]);
+    // The other job was neither run nor failed back to its client: it still waits in gearmand.
+    expect(load.outcomes().map((o) => o.outcome)).toEqual(['complete']);
+    expect(await functionStatus(gearmand, 'build:unit:trusty')).toEqual({ total: 1, running: 0, workers: 0 });
+  });
+
   it('reports a failed build as FAILURE in the events and the Gearman result', async () => {
     const s = await start(50);
     await target!.register({ name: 'np-f', host: '198.51.100.3', port: 22, description: '', labels: ['trusty'] });
@@ -234,6 +249,8 @@ describe('simulated master with real gearmand and ZeroMQ', () => {
       const byNode = s2.builds().map((b) => b.node).sort();
       expect(byNode).toEqual(['np-a', 'np-b']);
       expect(s2.nodes().map((n) => n.buildsRun)).toEqual([1, 1]);
+      // One GRAB_JOB at a time across both servers: the second server's job is never even offered.
+      expect(s2.nodes().map((n) => n.rejected)).toEqual([0, 0]);
     } finally {
       await Promise.all(loads.map((l) => l.stop()));
       await t.close();
