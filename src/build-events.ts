@@ -56,7 +56,10 @@ export class BuildEventHandler {
       return;
     }
     const status = ev.build.status ?? 'UNKNOWN';
-    const used = node.state === 'used' ? node : await ctx.store.transitionNode(node.id, 'used', { reason: `${ev.name} #${ev.build.number} ${status}` });
+    const why = `${ev.name} #${ev.build.number} ${status}`;
+    // onStarted may have been lost (a publisher restart): the build still ran, so the node is used.
+    if (node.state === 'ready') await ctx.store.transitionNode(node.id, 'in-use', { from: ['ready'], reason: `${why} (onStarted missed)` });
+    const used = node.state === 'used' ? node : await ctx.store.transitionNode(node.id, 'used', { reason: why });
     log.info({ status }, `node ${node.state} -> used`);
     const rule = jobRule(ctx.config().jobs, ev.name);
     if (rule && rule['hold-on-failure'] > 0 && status !== 'SUCCESS') {

@@ -174,9 +174,10 @@ export class Daemon {
         urls: this.cfg['zmq-publishers'],
         log: this.log.child({ component: 'events' }),
         onEvent: (ev) => {
-          this.buildEvents.handle(ev).catch((err) => this.log.error({ err }, 'build event handling failed'));
           // A build started or ended: demand changed too.
           void this.refreshDemand();
+          // The listener logs and counts a failure here; it never stops the loop.
+          return this.buildEvents.handle(ev);
         },
       });
     }

@@ -1,6 +1,7 @@
 // Deletes nodes in state deleting: unregister from the target, delete the server, wait until the
 // cloud no longer lists it, remove the row (its audit rows stay). A failure leaves the row in
 // deleting; the next pass retries after a backoff.
+import { setMaxListeners } from 'node:events';
 import { errorCode } from './errors.js';
 import { nodeLogger } from './log.js';
 import type { NodeRecord } from './model.js';
@@ -13,7 +14,10 @@ export class Deleter {
   private readonly failures = new Map<number, { count: number; notBefore: number }>();
   private readonly shutdown = new AbortController();
 
-  constructor(private readonly ctx: PoolContext) {}
+  constructor(private readonly ctx: PoolContext) {
+    // Every delete waiting for its server to go listens on this one signal.
+    setMaxListeners(0, this.shutdown.signal);
+  }
 
   /** Starts deleting the node unless a delete is already running or backing off. */
   delete(node: NodeRecord): Promise<void> {

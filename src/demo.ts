@@ -11,7 +11,7 @@ import { startWebServer, type WebServer } from './web/server.js';
 export async function runDemo(root = process.cwd()): Promise<void> {
   const varDir = resolve(root, 'var');
   await mkdir(varDir, { recursive: true });
-  const keys = ssh2.utils.generateKeyPairSync('ed25519');
+  const keys = ssh2.utils.generateKeyPairSync('ecdsa', { bits: 256 });
   const keyPath = join(varDir, 'demo-key');
   await writeFile(keyPath, keys.private, { mode: 0o600 });
 

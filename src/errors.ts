@@ -87,6 +87,11 @@ export class LaunchError extends NodepoolError {
   override readonly code = 'launch-failed';
 }
 
+/** The image's private-key cannot be read or parsed: no retry can fix it. */
+export class SshKeyError extends NodepoolError {
+  override readonly code = 'ssh-key';
+}
+
 /** A CI master (Jenkins, Gearman consumer) refused or failed a registration. */
 export class TargetError extends NodepoolError {
   override readonly code: string = 'target';

@@ -1,7 +1,7 @@
 // Launches one node: create the server, wait for ACTIVE through the shared poll, wait for SSH,
 // register with the target, mark ready. The node row exists before the create call (write-ahead).
 // A failed attempt deletes its server before the next; after the last, the node goes to deleting.
-import { AuthError, BadRequestError, NotInStoreError, QuotaExceededError, TargetAuthError, errorCode } from './errors.js';
+import { AuthError, BadRequestError, NotInStoreError, QuotaExceededError, SshKeyError, TargetAuthError, errorCode } from './errors.js';
 import { META_NODE_ID, META_OWNER, META_PROVIDER, type NodeRecord } from './model.js';
 import { nodeLogger, type Logger } from './log.js';
 import { waitForSsh } from './ssh-check.js';
@@ -10,7 +10,7 @@ import type { ProviderImageConfig } from './config.js';
 
 /** Errors that another attempt cannot fix. */
 function isFinal(err: unknown): boolean {
-  return err instanceof TargetAuthError || err instanceof AuthError || err instanceof BadRequestError;
+  return err instanceof TargetAuthError || err instanceof AuthError || err instanceof BadRequestError || err instanceof SshKeyError;
 }
 
 export class Launcher {
@@ -104,7 +104,7 @@ export class Launcher {
     await ctx.store.updateNode(node.id, { ip: active.ip, az: active.az });
     await waitForSsh(
       { host: active.ip, port: p['ssh-port'], username: image.username, privateKey: await ctx.readKey(image['private-key']) },
-      { timeoutMs: p['boot-timeout'], clock: ctx.clock, signal },
+      { timeoutMs: p['boot-timeout'], clock: ctx.clock, signal, keyName: image['private-key'] },
     );
     signal.throwIfAborted();
     const label = ctx.config().labels.find((l) => l.name === node.label);

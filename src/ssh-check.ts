@@ -1,6 +1,6 @@
 // Readiness: a node is ready when an SSH login with the image's user and key runs `echo`.
 import ssh2 from 'ssh2';
-import { LaunchError, TimeoutError } from './errors.js';
+import { LaunchError, SshKeyError, TimeoutError } from './errors.js';
 import type { Clock } from './clock.js';
 
 export interface SshTarget {
@@ -51,11 +51,18 @@ export function sshEcho(target: SshTarget, timeoutMs: number): Promise<void> {
   });
 }
 
+/** Fails at once on a key ssh2 cannot use, rather than retrying logins until boot-timeout. */
+export function checkPrivateKey(key: string | Buffer, what: string): void {
+  const parsed = ssh2.utils.parseKey(key);
+  if (parsed instanceof Error) throw new SshKeyError(`private key ${what} cannot be used: ${parsed.message}`);
+}
+
 /** Retries sshEcho until it succeeds or `timeoutMs` (boot-timeout) has passed. */
 export async function waitForSsh(
   target: SshTarget,
-  opts: { timeoutMs: number; clock: Clock; signal?: AbortSignal; attemptTimeoutMs?: number },
+  opts: { timeoutMs: number; clock: Clock; signal?: AbortSignal; attemptTimeoutMs?: number; keyName?: string },
 ): Promise<void> {
+  checkPrivateKey(target.privateKey, opts.keyName ?? `for ${target.username}`);
   const deadline = opts.clock.now() + opts.timeoutMs;
   let delay = 100;
   let lastError: unknown;

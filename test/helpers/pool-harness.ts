@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { startOpenStackEmulator, type OpenStackEmulator, type OpenStackEmulatorOptions } from '../../providers/openstack/emulator/index.js';
 import { Daemon } from '../../src/daemon.js';
+import { pino } from 'pino';
 import { silentLogger, type Logger } from '../../src/log.js';
 
 export interface CloudSpec extends OpenStackEmulatorOptions {
@@ -53,9 +54,15 @@ export function providerYaml(c: CloudSpec, keyPath: string, sshPort: number): st
   ].join('\n');
 }
 
+/** NODEPOOL_TEST_LOG=FILE keeps the daemon's debug log of a test run for a look afterwards. */
+function debugLogger(): Logger | null {
+  const file = process.env.NODEPOOL_TEST_LOG;
+  return file ? pino({ level: 'debug' }, pino.destination({ dest: file, append: true, sync: true })) : null;
+}
+
 export async function startPool(spec: { clouds: CloudSpec[]; labels: LabelSpec[]; extraTop?: string[]; storeWatchMs?: number }): Promise<PoolHarness> {
   const dir = await mkdtemp(join(tmpdir(), 'nodepool-test-'));
-  const keys = ssh2.utils.generateKeyPairSync('ed25519');
+  const keys = ssh2.utils.generateKeyPairSync('ecdsa', { bits: 256 });
   const keyPath = join(dir, 'id_ed25519');
   await writeFile(keyPath, keys.private, { mode: 0o600 });
   const env: Record<string, string> = {};
@@ -88,7 +95,7 @@ export async function startPool(spec: { clouds: CloudSpec[]; labels: LabelSpec[]
     env,
     clouds,
     daemon: null,
-    async startDaemon(log = silentLogger) {
+    async startDaemon(log = debugLogger() ?? silentLogger) {
       h.daemon = await Daemon.start({ configPath, dbPath, env, log, storeWatchMs: spec.storeWatchMs ?? 100 });
       return h.daemon;
     },

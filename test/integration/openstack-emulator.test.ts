@@ -536,8 +536,8 @@ describe('call counting and lifecycle', () => {
 });
 
 describe('emulated SSH', () => {
-  const keys = utils.generateKeyPairSync('ed25519');
-  const stranger = utils.generateKeyPairSync('ed25519');
+  const keys = utils.generateKeyPairSync('ecdsa', { bits: 256 });
+  const stranger = utils.generateKeyPairSync('ecdsa', { bits: 256 });
 
   function exec(host: string, port: number, privateKey: string, command: string): Promise<{ out: string; code: number | null }> {
     return new Promise((resolve, reject) => {

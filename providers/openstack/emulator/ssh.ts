@@ -62,7 +62,7 @@ export class SshFarm {
     authorizedKeys: readonly string[],
     private readonly log: Logger,
   ) {
-    const pair = utils.generateKeyPairSync('ed25519');
+    const pair = utils.generateKeyPairSync('ecdsa', { bits: 256 });
     this.hostKey = pair.private;
     this.hostPublicKey = pair.public;
     this.allowed = authorizedKeys.flatMap((line) => {
