@@ -1,8 +1,12 @@
-// `npm run bench`: runs every benchmark and prints one table. N via BENCH_NODES (default 200).
+// `npm run bench`: runs every benchmark and prints one table.
+// BENCH_NODES (default 200): nodes to fill; BENCH_BUILDS (default 200): onStarted samples.
 import { formatTable, type BenchRow } from './report.js';
 import { benchFill } from './fill.js';
+import { benchEvents } from './events.js';
 
-const n = Number(process.env.BENCH_NODES ?? 200);
+const nodes = Number(process.env.BENCH_NODES ?? 200);
+const builds = Number(process.env.BENCH_BUILDS ?? 200);
 const rows: BenchRow[] = [];
-rows.push(...(await benchFill(n)));
+rows.push(...(await benchFill(nodes)));
+rows.push(...(await benchEvents(builds, 20_000)));
 console.log(formatTable(rows));
