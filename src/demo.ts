@@ -1,12 +1,28 @@
-// `npm start`: two emulated OpenStack clouds and the daemon with config/demo.yaml, database
-// under ./var/. Ctrl-C stops everything and leaves no process behind.
-import { mkdir, writeFile } from 'node:fs/promises';
+// `npm start`: two emulated OpenStack clouds, a real gearmand (when installed) with a simulated
+// Jenkins master and a job load, and the daemon with config/demo.yaml; database under ./var/.
+// Ctrl-C stops everything and leaves no process behind.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import ssh2 from 'ssh2';
+import { parseDocument, YAMLSeq, YAMLMap } from 'yaml';
 import { startOpenStackEmulator, type OpenStackEmulator } from '../providers/openstack/emulator/index.js';
 import { Daemon } from './daemon.js';
 import { createLogger } from './log.js';
 import { startWebServer, type WebServer } from './web/server.js';
+import { findGearmand, startGearmand, type Gearmand } from './sim/gearmand.js';
+import { startSimMaster, type SimMaster } from './sim/master.js';
+import { startLoad, type Load } from './sim/load.js';
+
+const CI_KEYS = ['gearman-servers', 'zmq-publishers', 'targets', 'jobs'];
+
+/** The demo config without the CI loop: for a machine without gearmand. */
+export function withoutCiLoop(text: string): string {
+  const doc = parseDocument(text);
+  for (const key of CI_KEYS) doc.delete(key);
+  const labels = doc.get('labels');
+  if (labels instanceof YAMLSeq) for (const label of labels.items) if (label instanceof YAMLMap) label.delete('target');
+  return doc.toString();
+}
 
 export async function runDemo(root = process.cwd()): Promise<void> {
   const varDir = resolve(root, 'var');
@@ -17,24 +33,30 @@ export async function runDemo(root = process.cwd()): Promise<void> {
 
   const log = createLogger({ level: process.env.LOG_LEVEL ?? 'info' });
   const clouds: OpenStackEmulator[] = [];
+  let gearmand: Gearmand | null = null;
+  let sim: SimMaster | null = null;
+  let load: Load | null = null;
   let daemon: Daemon | null = null;
   let web: WebServer | null = null;
   let stopping: Promise<void> | null = null;
   const stop = () =>
     (stopping ??= (async () => {
       log.info('demo stopping');
+      await load?.stop();
       await web?.close();
       await daemon?.stop();
+      await sim?.close();
+      await gearmand?.stop();
       await Promise.allSettled(clouds.map((c) => c.close()));
     })());
-
   process.once('SIGINT', () => void stop().then(() => process.exit(0)));
   process.once('SIGTERM', () => void stop().then(() => process.exit(0)));
+
   try {
     for (const seed of [1, 2]) {
       clouds.push(await startOpenStackEmulator({ seed, bootTimeMs: 3000, errorRate: 0.05, sshAuthorizedKeys: [keys.public] }));
     }
-    const env = {
+    const env: Record<string, string | undefined> = {
       ...process.env,
       NODEPOOL_DEMO_CLOUD_A_URL: clouds[0].authUrl,
       NODEPOOL_DEMO_CLOUD_B_URL: clouds[1].authUrl,
@@ -42,19 +64,59 @@ export async function runDemo(root = process.cwd()): Promise<void> {
       NODEPOOL_DEMO_SSH_PORT_B: String(clouds[1].sshPort),
       NODEPOOL_DEMO_KEY: keyPath,
     };
-    const dbPath = join(varDir, 'nodepool.db');
-    daemon = await Daemon.start({ configPath: resolve(root, 'config/demo.yaml'), dbPath, env, log });
+    let configText = await readFile(resolve(root, 'config/demo.yaml'), 'utf8');
+    if (findGearmand()) {
+      gearmand = await startGearmand();
+      const token = 'demo-token';
+      const server = { host: gearmand.host, port: gearmand.port };
+      sim = await startSimMaster({
+        gearman: [server],
+        user: 'nodepool',
+        apiToken: token,
+        buildDurationMs: (job) => (job === 'integration' ? 12_000 : 6_000),
+        buildResult: (job, n) => (job === 'integration' && n % 4 === 0 ? 'FAILURE' : 'SUCCESS'),
+        jobs: [
+          { name: 'unit', labels: ['small'] },
+          { name: 'integration', labels: ['large'] },
+        ],
+        log: log.child({ component: 'sim-master' }),
+      });
+      Object.assign(env, {
+        NODEPOOL_DEMO_GEARMAN_PORT: String(gearmand.port),
+        NODEPOOL_DEMO_ZMQ_URL: sim.zmqUrl,
+        NODEPOOL_DEMO_JENKINS_URL: sim.jenkinsUrl,
+        NODEPOOL_DEMO_JENKINS_TOKEN: token,
+      });
+      load = startLoad({
+        gearman: [server],
+        jobs: [
+          { name: 'unit', label: 'small' },
+          { name: 'unit', label: 'small' },
+          { name: 'integration', label: 'large' },
+        ],
+        ratePerSecond: 0.5,
+        count: 100_000,
+        log,
+      });
+    } else {
+      console.log('gearmand is not installed: the demo runs on min-ready alone. For the whole CI loop:\n  apt-get install -y gearman-job-server\n');
+      configText = withoutCiLoop(configText);
+    }
+    const configPath = join(varDir, 'demo.yaml');
+    await writeFile(configPath, configText);
+    daemon = await Daemon.start({ configPath, dbPath: join(varDir, 'nodepool.db'), env, log });
     web = await startWebServer(daemon, { host: '127.0.0.1', port: 0 });
-    const rel = 'var/nodepool.db';
+    const db = 'var/nodepool.db';
     console.log(
       [
         '',
-        'nodepool demo is running: two emulated OpenStack clouds (cloud-a, cloud-b) and the daemon.',
+        `nodepool demo is running: two emulated OpenStack clouds${sim ? ', gearmand, a simulated Jenkins master and a job load' : ''}.`,
         'In another terminal, from this directory:',
-        `  npx nodepool --db ${rel} list              # the pool: nodes building, then ready`,
-        `  npx nodepool --db ${rel} hold ID --reason debugging --expire 10m`,
-        `  npx nodepool --db ${rel} delete ID         # a replacement launches within a second`,
-        `  curl ${web.url}/metrics                    # Prometheus metrics`,
+        `  npx nodepool --db ${db} list              # nodes: building, ready, in-use, used, deleting`,
+        `  npx nodepool --db ${db} hold ID --reason debugging --expire 10m`,
+        `  npx nodepool --db ${db} delete ID         # a replacement launches within a second`,
+        `  curl ${web.url}/metrics                    # Prometheus metrics (also /health, /api/nodes)`,
+        ...(sim ? [`  curl -u nodepool:demo-token ${sim.jenkinsUrl}computer/api/json   # the master's nodes`] : []),
         'Ctrl-C stops the demo.',
         '',
       ].join('\n'),

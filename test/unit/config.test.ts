@@ -13,6 +13,10 @@ const DEMO_ENV: Env = {
   NODEPOOL_DEMO_SSH_PORT_A: '42022',
   NODEPOOL_DEMO_SSH_PORT_B: '42023',
   NODEPOOL_DEMO_KEY: '/tmp/nodepool-demo/id_ed25519',
+  NODEPOOL_DEMO_GEARMAN_PORT: '4730',
+  NODEPOOL_DEMO_ZMQ_URL: 'tcp://127.0.0.1:8888',
+  NODEPOOL_DEMO_JENKINS_URL: 'http://127.0.0.1:8080/',
+  NODEPOOL_DEMO_JENKINS_TOKEN: 'token',
 };
 
 const PROD_ENV: Env = {
@@ -80,7 +84,16 @@ describe('valid configs', () => {
       ['small', 'ubuntu', 3, ['cloud-a', 'cloud-b']],
       ['large', 'ubuntu-large', 1, ['cloud-a']],
     ]);
-    expect([c.targets, c['gearman-servers'], c['zmq-publishers']]).toEqual([[], [], []]);
+    expect(c.targets.map((t) => [t.name, t.jenkins?.url ?? null, t.gearman !== undefined])).toEqual([
+      ['jenkins', 'http://127.0.0.1:8080/', false],
+      ['sim-master', null, true],
+    ]);
+    expect(c.labels.map((l) => l.target)).toEqual(['jenkins', 'sim-master']);
+    expect([c['gearman-servers'], c['zmq-publishers'], c.jobs]).toEqual([
+      [{ host: '127.0.0.1', port: 4730 }],
+      ['tcp://127.0.0.1:8888'],
+      [{ name: 'integration', 'hold-on-failure': 1 }],
+    ]);
   });
 
   it('parses the annotated production example with its secrets from the environment', () => {
@@ -389,7 +402,7 @@ describe('config-validate', () => {
     expect(out).toEqual(['config/nodepool.yaml: OK', '2 providers, 3 labels, 2 targets']);
     const demo: string[] = [];
     expect(configValidate('config/demo.yaml', DEMO_ENV, (l) => demo.push(l))).toBe(0);
-    expect(demo).toEqual(['config/demo.yaml: OK', '2 providers, 2 labels, 0 targets']);
+    expect(demo).toEqual(['config/demo.yaml: OK', '2 providers, 2 labels, 2 targets']);
   });
 
   it('prints every problem, exit 1', () => {
@@ -410,5 +423,17 @@ describe('suggest', () => {
     expect(suggest('Max-Servers', ['max-servers', 'rate'])).toBe('max-servers');
     expect(suggest('zz', ['labels', 'providers'])).toBeUndefined();
     expect(suggest('boot-time', ['boot-timeout', 'launch-timeout'])).toBe('boot-timeout');
+  });
+});
+
+describe('demo config without gearmand', () => {
+  it('drops the CI loop and still validates', async () => {
+    const { withoutCiLoop } = await import('../../src/demo.js');
+    const { readFileSync } = await import('node:fs');
+    const text = withoutCiLoop(readFileSync('config/demo.yaml', 'utf8'));
+    const cfg = parseConfig(text, 'demo.yaml', DEMO_ENV);
+    expect(cfg.targets).toEqual([]);
+    expect(cfg['gearman-servers']).toEqual([]);
+    expect(cfg.labels.map((l) => l.target)).toEqual([undefined, undefined]);
   });
 });
