@@ -158,7 +158,8 @@ export class Daemon {
   }
 
   private makeTarget(t: TargetConfig): Target {
-    return createTarget(t, { gearmanServers: this.cfg['gearman-servers'], log: this.log.child({ target: t.name }), clock: this.clock });
+    // Targets name themselves in their log lines.
+    return createTarget(t, { gearmanServers: this.cfg['gearman-servers'], log: this.log, clock: this.clock });
   }
 
   private startGearmanAndEvents(): void {
@@ -166,7 +167,7 @@ export class Daemon {
       this.demandSource = new GearmanDemandSource({
         servers: this.cfg['gearman-servers'],
         clock: this.clock,
-        log: this.log.child({ component: 'gearman' }),
+        log: this.log,
       });
     }
     if (this.cfg['zmq-publishers'].length) {
@@ -330,14 +331,15 @@ export class Daemon {
       const busy = new Set(nodes.filter((n) => this.launches.has(n.id) || this.deleter.isDeleting(n.id)).map((n) => n.id));
       const actions = reconcile({ provider: name, owner: OWNER, nodes, busy, servers, suspects: this.suspects.get(name) ?? new Set(), startup });
       this.suspects.set(name, actions.suspects);
+      const byId = new Map(nodes.map((n) => [n.id, n]));
       for (const a of actions.adopt) {
         await this.store.updateNode(a.nodeId, { serverId: a.serverId });
-        log.info({ node: a.nodeId, server: a.serverId }, 'adopted server of an interrupted launch');
+        nodeLogger(this.log, byId.get(a.nodeId)!).info({ server: a.serverId }, 'adopted server of an interrupted launch');
       }
       for (const id of actions.dropRows) {
         await this.store.transitionNode(id, 'deleting', { from: ['building'], reason: 'server never created' });
         await this.store.removeNode(id);
-        log.info({ node: id }, 'dropped row whose server was never created');
+        nodeLogger(this.log, byId.get(id)!).info('node building -> gone: its server was never created');
       }
       for (const id of actions.lost) {
         const node = await this.store.getNode(id);

@@ -1,7 +1,7 @@
 // `npm start`: two emulated OpenStack clouds, a real gearmand (when installed) with a simulated
 // Jenkins master and a job load, and the daemon with config/demo.yaml; database under ./var/.
 // Ctrl-C stops everything and leaves no process behind.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import ssh2 from 'ssh2';
 import { parseDocument, YAMLSeq, YAMLMap } from 'yaml';
@@ -79,7 +79,7 @@ export async function runDemo(root = process.cwd()): Promise<void> {
           { name: 'unit', labels: ['small'] },
           { name: 'integration', labels: ['large'] },
         ],
-        log: log.child({ component: 'sim-master' }),
+        log,
       });
       Object.assign(env, {
         NODEPOOL_DEMO_GEARMAN_PORT: String(gearmand.port),
@@ -103,8 +103,11 @@ export async function runDemo(root = process.cwd()): Promise<void> {
       configText = withoutCiLoop(configText);
     }
     const configPath = join(varDir, 'demo.yaml');
+    // The emulated clouds are new on every start, so the pool's database starts empty too.
+    const dbPath = join(varDir, 'nodepool.db');
+    await Promise.all(['', '-wal', '-shm'].map((suffix) => rm(dbPath + suffix, { force: true })));
     await writeFile(configPath, configText);
-    daemon = await Daemon.start({ configPath, dbPath: join(varDir, 'nodepool.db'), env, log });
+    daemon = await Daemon.start({ configPath, dbPath, env, log });
     web = await startWebServer(daemon, { host: '127.0.0.1', port: 0 });
     const db = 'var/nodepool.db';
     console.log(

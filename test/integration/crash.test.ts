@@ -1,10 +1,9 @@
 // kill -9 while launches and deletes are in flight, restart: nothing leaks, no live node is deleted.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { afterEach, expect, it } from 'vitest';
 import { startPool, type PoolHarness } from '../helpers/pool-harness.js';
 import { waitFor } from '../helpers/wait.js';
+import { exited, startDaemonProcess } from '../helpers/daemon-process.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 
 let h: PoolHarness | null = null;
@@ -14,20 +13,6 @@ afterEach(async () => {
   await h?.close();
   h = child = null;
 });
-
-function startDaemonProcess(h: PoolHarness, logName: string): ChildProcess {
-  const log = createWriteStream(join(h.dir, logName));
-  const proc = spawn(
-    process.execPath,
-    ['bin/nodepool.js', '--db', h.dbPath, '-c', h.configPath, 'daemon', '--web-port', '0', '--log-level', 'debug'],
-    { env: { ...process.env, ...h.env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  proc.stdout!.pipe(log);
-  proc.stderr!.pipe(log);
-  return proc;
-}
-
-const exited = (proc: ChildProcess) => new Promise((resolve) => (proc.exitCode !== null || proc.signalCode !== null ? resolve(null) : proc.once('exit', resolve)));
 
 it('recovers from SIGKILL with launches and deletes in flight', async () => {
   h = await startPool({

@@ -1,0 +1,58 @@
+// Signals, config reload and cloud rate limiting, end to end.
+import type { ChildProcess } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { afterEach, expect, it } from 'vitest';
+import { startPool, type PoolHarness } from '../helpers/pool-harness.js';
+import { waitFor } from '../helpers/wait.js';
+import { exited, startDaemonProcess } from '../helpers/daemon-process.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
+
+let h: PoolHarness | null = null;
+let child: ChildProcess | null = null;
+afterEach(async () => {
+  child?.kill('SIGKILL');
+  await h?.close();
+  h = child = null;
+});
+
+it('stops on SIGTERM with launches in flight: exit 0, every created server has its row', async () => {
+  h = await startPool({ clouds: [{ name: 'cloud-a', maxServers: 6, bootTimeMs: 1500 }], labels: [{ name: 'small', minReady: 6, providers: ['cloud-a'] }] });
+  const cloud = h.clouds.get('cloud-a')!;
+  child = startDaemonProcess(h, 'daemon.log');
+  await waitFor(() => cloud.servers().length >= 3, { what: 'servers being created', timeoutMs: 30_000 });
+  child.kill('SIGTERM');
+  expect(await exited(child)).toEqual({ code: 0, signal: null });
+  const store = SqliteStore.open(h.dbPath);
+  const rows = await store.listNodes();
+  await store.close();
+  const owned = new Set(rows.map((n) => n.serverId));
+  expect(cloud.servers().length).toBeGreaterThan(0);
+  expect(cloud.servers().filter((s) => !owned.has(s.id))).toEqual([]);
+  expect(rows.every((n) => n.state === 'building' || n.state === 'ready')).toBe(true);
+});
+
+it('reloads its config on request and keeps the running one when the new file is bad', async () => {
+  h = await startPool({ clouds: [{ name: 'cloud-a', maxServers: 6 }], labels: [{ name: 'small', minReady: 1, providers: ['cloud-a'] }] });
+  const daemon = await h.startDaemon();
+  await waitFor(async () => (await daemon.store.listNodes({ states: ['ready'] })).length === 1);
+  const good = await readFile(h.configPath, 'utf8');
+  await writeFile(h.configPath, good.replace('min-ready: 1', 'min-ready: 1\n    bogus: 2'));
+  expect(await daemon.reload()).toBe(false);
+  expect(daemon.config().labels[0]['min-ready']).toBe(1);
+  await writeFile(h.configPath, good.replace('min-ready: 1', 'min-ready: 3'));
+  expect(await daemon.reload()).toBe(true);
+  await waitFor(async () => (await daemon.store.listNodes({ states: ['ready'] })).length === 3, { what: 'min-ready 3 after reload' });
+});
+
+it('rides out a cloud that answers 429: retried, counted, and the pool still fills', async () => {
+  h = await startPool({
+    clouds: [{ name: 'cloud-a', maxServers: 8, rateLimitPerSecond: 4, settings: { rate: 0.001, 'rate-burst': 20, 'poll-interval': '0.05s' } }],
+    labels: [{ name: 'small', minReady: 8, providers: ['cloud-a'] }],
+  });
+  const daemon = await h.startDaemon();
+  await waitFor(async () => (await daemon.store.listNodes({ states: ['ready'] })).length === 8, { what: '8 ready behind a rate limit', timeoutMs: 60_000 });
+  const metrics = await daemon.metrics.registry.getSingleMetricAsString('nodepool_cloud_api_calls_total');
+  expect(metrics).toMatch(/outcome="rate-limited"\} [1-9]/);
+  expect((await daemon.store.listNodes()).length).toBe(8);
+  expect(h.clouds.get('cloud-a')!.servers().length).toBe(8);
+});
