@@ -1,7 +1,7 @@
 // Pure parts of the OpenStack emulator: microversion negotiation, routing, PRNG, SSH exec output.
 import { describe, expect, it } from 'vitest';
 import { negotiate } from '../../providers/openstack/emulator/microversion.js';
-import { randomUuid, seededRng } from '../../providers/openstack/emulator/prng.js';
+import { randomUuid, seededRng } from '../../src/prng.js';
 import { matchRoute, type Route } from '../../providers/openstack/emulator/router.js';
 import { execOutput, splitWords } from '../../providers/openstack/emulator/ssh.js';
 

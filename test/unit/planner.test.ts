@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { NODE_STATES, type NodeState } from '../../src/model.js';
 import { allocate, splitProportional } from '../../src/pool/allocate.js';
 import { plan, type Plan, type PlannerInput, type PlannerNode } from '../../src/pool/planner.js';
+import { seededRng } from '../../src/prng.js';
 
 const NOW = 1_000_000;
 
@@ -291,17 +292,8 @@ describe('allocate', () => {
 
 // --- property-style checks over many random inputs -------------------------------------------
 
-/** mulberry32: a small seeded PRNG so that a failing case can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A failing case can be replayed from its seed. */
+const prng = seededRng;
 
 function randomInput(rand: () => number, shared: boolean): PlannerInput {
   const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));

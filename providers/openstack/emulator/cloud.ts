@@ -3,7 +3,7 @@
 // in refresh(), so a ManualClock drives them without timers.
 import type { Clock } from '../../../src/clock.js';
 import type { EmulatorNetwork } from './neutron.js';
-import { randomHex, randomUuid, type Rng } from './prng.js';
+import { randomHex, randomUuid, type Rng } from '../../../src/prng.js';
 
 export interface EmulatorFlavor {
   id: string;
@@ -248,18 +248,9 @@ export class Cloud {
     );
   }
 
-  createServer(input: {
-    name: string;
-    imageId: string;
-    flavor: EmulatorFlavor;
-    metadata: Record<string, string>;
-    az: string;
-    keyName: string | null;
-    configDrive: boolean;
-    networkName: string;
-    userId: string;
-    projectId: string;
-  }): ServerRec {
+  createServer(
+    input: Pick<ServerRec, 'name' | 'imageId' | 'flavor' | 'metadata' | 'az' | 'keyName' | 'configDrive' | 'networkName' | 'userId' | 'projectId'>,
+  ): ServerRec {
     const now = this.clock.now();
     const s: ServerRec = {
       ...input,

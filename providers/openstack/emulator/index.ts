@@ -14,7 +14,7 @@ import { Keystone, type EmulatorUser, type TokenInfo } from './keystone.js';
 import { negotiate, versionHeaders, type Microversion } from './microversion.js';
 import { Neutron, neutronError, type NeutronCtx } from './neutron.js';
 import { Nova, novaFault, type NovaCtx } from './nova.js';
-import { randomHex, seededRng } from './prng.js';
+import { randomHex, seededRng } from '../../../src/prng.js';
 import { matchRoute, type Match, type Route } from './router.js';
 import { reservePort, SshFarm } from './ssh.js';
 

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../../src/clock.js';
 import { isObject, isoMicros, type Reply, type Req } from './http.js';
-import { randomHex, type Rng } from './prng.js';
+import { randomHex, type Rng } from '../../../src/prng.js';
 
 export interface EmulatorUser {
   username: string;

@@ -4,7 +4,7 @@ import { isObject, isoSeconds, type Reply, type Req } from './http.js';
 import type { Cloud, EmulatorFlavor, ServerRec } from './cloud.js';
 import type { TokenInfo } from './keystone.js';
 import { atLeast, MAX_VERSION, MIN_VERSION, type Microversion } from './microversion.js';
-import { randomHex, type Rng } from './prng.js';
+import { randomHex, type Rng } from '../../../src/prng.js';
 import type { Route } from './router.js';
 
 export interface NovaCtx {

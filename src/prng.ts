@@ -1,4 +1,4 @@
-// A small seeded PRNG so that a given seed replays the same ids, addresses and ERROR outcomes.
+// A small seeded PRNG: a given seed replays the same ids, addresses, ERROR outcomes and test cases.
 
 export type Rng = () => number;
 
