@@ -7,6 +7,7 @@ import type { QuotaEstimate } from './quota-estimate.js';
 import type { Semaphore } from './semaphore.js';
 import type { Store } from './store/store.js';
 import type { Target } from './targets/target.js';
+import type { NodeRecord } from './model.js';
 import type { ManagedProvider } from '../providers/managed-provider.js';
 
 export interface ProviderRuntime {
@@ -30,6 +31,8 @@ export interface PoolContext {
   requestPlan(reason: string): void;
   /** Hands a node in state deleting to the deleter. */
   requestDelete(nodeId: number): void;
+  /** A launch ended: ready, or failed for good (quota refusals are not failures). */
+  launchEnded(node: NodeRecord, outcome: 'ready' | 'failed'): void;
 }
 
 /** Marks our servers so cleanup can tell them from others' and find their node row. */

@@ -11,6 +11,7 @@ import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
 import type { NodeRecord } from './model.js';
 import { Launcher } from './launcher.js';
+import { LaunchBackoff } from './launch-backoff.js';
 import { Deleter } from './deleter.js';
 import { expiredNodes, isOurs, reconcile } from './reconcile.js';
 import { plan } from './pool/planner.js';
@@ -59,6 +60,7 @@ export class Daemon {
   private events: EventListener | null = null;
   private readonly buildEvents: BuildEventHandler;
   private demand: Record<string, number> = {};
+  private readonly backoff = new LaunchBackoff();
   private starvedSince: Record<string, number> = {};
   private planPending = false;
   private planLoop: Promise<void> | null = null;
@@ -86,6 +88,11 @@ export class Daemon {
       readKey: (path) => this.readKey(path),
       requestPlan: (reason) => this.requestPlan(reason),
       requestDelete: (id) => this.requestDelete(id),
+      launchEnded: (node, outcome) => {
+        if (outcome === 'ready') return this.backoff.succeeded(node.provider, node.label);
+        const waitMs = this.backoff.failed(node.provider, node.label, this.clock.now());
+        nodeLogger(this.log, node).warn({ waitMs }, 'launches of this label on this provider pause after a failed launch');
+      },
     };
     this.launcher = new Launcher(this.ctx);
     this.deleter = new Deleter(this.ctx);
@@ -186,7 +193,9 @@ export class Daemon {
 
   /** Gearman demand per label; a server that is down contributes nothing. */
   private async refreshDemand(): Promise<void> {
-    if (!this.demandSource || this.stopping) return;
+    if (this.stopping) return;
+    // Without Gearman this timer still runs the planner: a launch backoff may have expired.
+    if (!this.demandSource) return this.requestPlan('timer');
     const rows = await this.demandSource.refresh();
     const { demand, unassigned } = demandByLabel(rows, this.cfg.labels.map((l) => l.name));
     for (const u of unassigned) this.log.debug({ job: u.job, waiting: u.waiting }, 'demand for a job with no known label');
@@ -222,13 +231,18 @@ export class Daemon {
     const cfg = this.cfg;
     const nodes = await this.store.listNodes();
     this.updateGauges(nodes);
+    const now = this.clock.now();
     const result = plan({
-      labels: cfg.labels.map((l) => ({ name: l.name, minReady: l['min-ready'], providers: l.providers.map((p) => p.name) })),
+      labels: cfg.labels.map((l) => ({
+        name: l.name,
+        minReady: l['min-ready'],
+        providers: l.providers.map((p) => p.name).filter((p) => !this.backoff.blocked(p, l.name, now)),
+      })),
       providers: cfg.providers.map((p) => ({ name: p.name, maxServers: p['max-servers'], cloudLimit: this.providers.get(p.name)?.quota.cloudLimit() ?? null })),
       nodes: nodes.map((n) => ({ provider: n.provider, label: n.label, state: n.state })),
       demand: this.demand,
       starvedSince: this.starvedSince,
-      now: this.clock.now(),
+      now,
     });
     this.starvedSince = result.starvedSince;
     for (const launch of result.launches) {

@@ -40,6 +40,7 @@ export class Launcher {
         try {
           await this.attempt(current, rt, image, log, signal);
           ctx.metrics.launches.inc({ provider: node.provider, label: node.label, outcome: 'ready' });
+          ctx.launchEnded(node, 'ready');
           ctx.metrics.launchSeconds.observe({ provider: node.provider, label: node.label }, (ctx.clock.now() - node.created) / 1000);
           log.info({ attempt: current.launchAttempts, ms: ctx.clock.now() - started }, 'node building -> ready');
           return;
@@ -63,6 +64,7 @@ export class Launcher {
           if (!latest || latest.state !== 'building') return;
           if (latest.launchAttempts >= attempts || isFinal(err)) {
             await this.giveUp(latest, log, `launch failed after ${latest.launchAttempts} attempt(s): ${(err as Error).message}`);
+            ctx.launchEnded(node, 'failed');
             return;
           }
           await this.discardServer(latest, rt, log, signal);

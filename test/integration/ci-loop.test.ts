@@ -9,6 +9,7 @@ import { startSimMaster, type SimMaster } from '../../src/sim/master.js';
 import { startLoad, type LoadJob } from '../../src/sim/load.js';
 import { silentLogger } from '../../src/log.js';
 import type { Daemon } from '../../src/daemon.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
 
 let gearmand: Gearmand | null = null;
 let sim: SimMaster | null = null;
@@ -45,6 +46,28 @@ async function badFramesCounted(d: Daemon, s: SimMaster): Promise<void> {
     { what: 'the listener to receive frames', intervalMs: 100 },
   );
 }
+
+it('deletes a node whose Jenkins registration is refused, and leaks no server', async () => {
+  sim = await startSimMaster({ gearman: [], user: 'nodepool', apiToken: 'right', log: silentLogger });
+  h = await startPool({
+    clouds: [{ name: 'cloud-a', maxServers: 2 }],
+    labels: [{ name: 'small', minReady: 1, providers: ['cloud-a'] }],
+    extraTop: ['targets:', `  - { name: jenkins, jenkins: { url: "${sim.jenkinsUrl}", user: nodepool, apikey: wrong, credentials-id: ssh-key } }`],
+  });
+  const daemon = await h.startDaemon();
+  const failed = await waitFor(async () => (await daemon.store.audit({ kind: 'node' })).find((a) => a.toState === 'deleting'), { what: 'a refused node' });
+  expect(failed.reason).toMatch(/launch failed after 1 attempt\(s\): .*nodepool/);
+  await waitFor(async () => !(await daemon.store.getNode(failed.objectId)), { what: 'refused node deleted' });
+  // Launches of that label pause (5 s, then longer): no churn of servers against a broken master.
+  expect(h.clouds.get('cloud-a')!.calls()['POST /compute/v2.1/servers']).toBe(1);
+  expect((await daemon.store.listNodes()).length).toBe(0);
+  expect(sim.nodes()).toEqual([]);
+  await daemon.stop();
+  const store = SqliteStore.open(h.dbPath);
+  const live = new Set((await store.listNodes()).map((n) => n.serverId));
+  await store.close();
+  expect(h.clouds.get('cloud-a')!.servers().filter((s) => !live.has(s.id))).toEqual([]);
+});
 
 it('runs 50 builds on fresh single-use nodes through gearmand and publisher restarts', { timeout: 180_000 }, async () => {
   gearmand = await startGearmand();

@@ -31,6 +31,22 @@ it('stops on SIGTERM with launches in flight: exit 0, every created server has i
   expect(rows.every((n) => n.state === 'building' || n.state === 'ready')).toBe(true);
 });
 
+it('reloads its config on SIGHUP', async () => {
+  h = await startPool({ clouds: [{ name: 'cloud-a', maxServers: 6 }], labels: [{ name: 'small', minReady: 1, providers: ['cloud-a'] }] });
+  child = startDaemonProcess(h, 'daemon.log');
+  const store = SqliteStore.open(h.dbPath);
+  try {
+    await waitFor(async () => (await store.listNodes({ states: ['ready'] })).length === 1, { timeoutMs: 30_000 });
+    await writeFile(h.configPath, (await readFile(h.configPath, 'utf8')).replace('min-ready: 1', 'min-ready: 2'));
+    child.kill('SIGHUP');
+    await waitFor(async () => (await store.listNodes({ states: ['ready'] })).length === 2, { what: 'min-ready 2 after SIGHUP', timeoutMs: 30_000 });
+    child.kill('SIGTERM');
+    expect(await exited(child)).toEqual({ code: 0, signal: null });
+  } finally {
+    await store.close();
+  }
+});
+
 it('reloads its config on request and keeps the running one when the new file is bad', async () => {
   h = await startPool({ clouds: [{ name: 'cloud-a', maxServers: 6 }], labels: [{ name: 'small', minReady: 1, providers: ['cloud-a'] }] });
   const daemon = await h.startDaemon();

@@ -5,6 +5,14 @@ import { startPool, type PoolHarness } from '../helpers/pool-harness.js';
 import { waitFor } from '../helpers/wait.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import type { NodeRecord } from '../../src/model.js';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import ssh2 from 'ssh2';
+import { startOpenStackEmulator } from '../../providers/openstack/emulator/index.js';
+import { Daemon } from '../../src/daemon.js';
+import { withoutCiLoop } from '../../src/demo.js';
+import { silentLogger } from '../../src/log.js';
 
 let h: PoolHarness | null = null;
 afterEach(async () => {
@@ -19,6 +27,33 @@ const byState = (nodes: NodeRecord[], label?: string) => {
 };
 
 describe('pool', () => {
+  it('fills every label of the demo config to min-ready', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nodepool-demo-test-'));
+    const keys = ssh2.utils.generateKeyPairSync('ecdsa', { bits: 256 });
+    await writeFile(join(dir, 'key'), keys.private, { mode: 0o600 });
+    const clouds = await Promise.all([1, 2].map((seed) => startOpenStackEmulator({ seed, bootTimeMs: 100, sshAuthorizedKeys: [keys.public] })));
+    const configPath = join(dir, 'demo.yaml');
+    await writeFile(configPath, withoutCiLoop(await readFile('config/demo.yaml', 'utf8')));
+    const env = {
+      NODEPOOL_DEMO_CLOUD_A_URL: clouds[0].authUrl,
+      NODEPOOL_DEMO_CLOUD_B_URL: clouds[1].authUrl,
+      NODEPOOL_DEMO_SSH_PORT_A: String(clouds[0].sshPort),
+      NODEPOOL_DEMO_SSH_PORT_B: String(clouds[1].sshPort),
+      NODEPOOL_DEMO_KEY: join(dir, 'key'),
+    };
+    const daemon = await Daemon.start({ configPath, dbPath: join(dir, 'db'), env, log: silentLogger });
+    try {
+      for (const label of daemon.config().labels) {
+        await waitFor(async () => (await daemon.store.listNodes({ label: label.name, states: ['ready'] })).length === label['min-ready'], { what: `${label.name} at min-ready` });
+      }
+      expect((await daemon.store.listNodes()).map((n) => n.label).sort()).toEqual(['large', 'small', 'small', 'small']);
+    } finally {
+      await daemon.stop();
+      await Promise.all(clouds.map((c) => c.close()));
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('fills every label to min-ready across two providers, by free capacity', async () => {
     h = await startPool({
       clouds: [
