@@ -68,6 +68,7 @@ function setup(cfg: Config): Harness {
     provider: () => undefined,
     target: () => undefined,
     readKey: () => Promise.reject(new Error('no keys in this test')),
+    launchEnded: () => undefined,
     requestPlan: (reason) => {
       // SqliteStore reads synchronously when called, so this captures the state at this moment.
       const id = harness.watch;
