@@ -1,5 +1,8 @@
 // CLI commands that talk to a cloud (delete --now, alien-list), against the OpenStack emulator.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { startSimMaster } from '../../src/sim/master.js';
+import { JenkinsTarget } from '../../src/targets/jenkins.js';
+import { silentLogger } from '../../src/log.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -92,6 +95,30 @@ describe('nodepool delete --now', () => {
     expect(await store.getNode(node.id)).toBeUndefined();
     expect((await store.audit({ kind: 'node', objectId: node.id })).map((r) => r.toState)).toEqual(['building', 'deleting']);
     await waitFor(() => !alive(id), { timeoutMs: 10_000 });
+  });
+
+  it('unregisters the node from its Jenkins target before deleting the server', async () => {
+    const sim = await startSimMaster({ gearman: [], user: 'nodepool', apiToken: 'token', log: silentLogger });
+    try {
+      const config = join(dir, 'with-target.yaml');
+      writeFileSync(
+        config,
+        readFileSync(configPath, 'utf8') + `targets:\n  - { name: jenkins, jenkins: { url: "${sim.jenkinsUrl}", user: nodepool, apikey: token, credentials-id: k } }\n`,
+      );
+      const node = await store.createNode({ provider: 'cloud-a', label: 'trusty', image: 'ubuntu', target: 'jenkins' });
+      const id = await server(node.hostname);
+      await store.updateNode(node.id, { serverId: id });
+      const jenkins = new JenkinsTarget({ name: 'jenkins', url: sim.jenkinsUrl, user: 'nodepool', apikey: 'token', credentialsId: 'k', log: silentLogger });
+      await jenkins.register({ name: node.hostname, host: '127.0.0.1', port: 22, description: 'd', labels: ['trusty'] });
+      await jenkins.close();
+      expect(sim.nodes().map((x) => x.name)).toEqual([node.hostname]);
+      const { code, err } = await run(['delete', String(node.id), '--now'], config);
+      expect([code, err]).toEqual([0, '']);
+      expect(sim.nodes()).toEqual([]);
+      await waitFor(() => !alive(id), { timeoutMs: 10_000 });
+    } finally {
+      await sim.close();
+    }
   });
 
   it('finds the server by hostname when the node never recorded a server id', async () => {

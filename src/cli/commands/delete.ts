@@ -1,6 +1,7 @@
 // `nodepool delete ID`: hand a node to the daemon's deleter, or with --now delete its server here.
 import type { Command } from 'commander';
 import { createDriver } from '../../../providers/registry.js';
+import { createTarget } from '../../targets/registry.js';
 import { NotFoundError } from '../../errors.js';
 import { silentLogger } from '../../log.js';
 import type { NodeRecord } from '../../model.js';
@@ -35,6 +36,18 @@ async function deleteNow(ctx: CliContext, cmd: Command, store: Store, node: Node
   const config = ctx.loadConfig(cmd);
   const cfg = config.providers.find((p) => p.name === node.provider);
   if (!cfg) return cmd.error(`error: node ${node.id}: provider ${node.provider} is not in ${ctx.globals(cmd).config}`);
+  // Unregister first, as the daemon's deleter does, so the master sends it no build meanwhile.
+  const targetCfg = config.targets.find((t) => t.name === node.target);
+  if (targetCfg) {
+    const target = createTarget(targetCfg, { gearmanServers: config['gearman-servers'], log: silentLogger, clock: ctx.io.clock });
+    try {
+      await target.unregister(node);
+    } catch (err) {
+      ctx.io.err.write(`warning: node ${node.id}: could not unregister from ${target.name}: ${(err as Error).message}\n`);
+    } finally {
+      await target.close();
+    }
+  }
   const driver = createDriver(cfg, { clock: ctx.io.clock, log: silentLogger });
   try {
     // Without a server id the launch may have crashed between create and recording the id:
