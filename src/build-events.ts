@@ -60,7 +60,7 @@ export class BuildEventHandler {
     // onStarted may have been lost (a publisher restart): the build still ran, so the node is used.
     if (node.state === 'ready') await ctx.store.transitionNode(node.id, 'in-use', { from: ['ready'], reason: `${why} (onStarted missed)` });
     const used = node.state === 'used' ? node : await ctx.store.transitionNode(node.id, 'used', { reason: why });
-    log.info({ status }, `node ${node.state} -> used`);
+    log.info({ status }, node.state === 'ready' ? 'node ready -> in-use -> used (onStarted missed)' : `node ${node.state} -> used`);
     const rule = jobRule(ctx.config().jobs, ev.name);
     if (rule && rule['hold-on-failure'] > 0 && status !== 'SUCCESS') {
       const held = (await ctx.store.listNodes({ states: ['hold'] })).filter((n) => n.holdReason === `${HOLD_PREFIX}${ev.name}`).length;
