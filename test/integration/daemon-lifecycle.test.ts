@@ -72,3 +72,20 @@ it('rides out a cloud that answers 429: retried, counted, and the pool still fil
   expect((await daemon.store.listNodes()).length).toBe(8);
   expect(h.clouds.get('cloud-a')!.servers().length).toBe(8);
 });
+
+it('rides out 503s and lost create answers: retried, counted, and no server leaks or doubles', async () => {
+  h = await startPool({
+    clouds: [{ name: 'cloud-a', maxServers: 6, apiErrorRate: 0.2, createLostAnswerRate: 1, settings: { 'poll-interval': '0.05s' } }],
+    labels: [{ name: 'small', minReady: 6, providers: ['cloud-a'] }],
+  });
+  const daemon = await h.startDaemon();
+  const cloud = h.clouds.get('cloud-a')!;
+  await waitFor(async () => (await daemon.store.listNodes({ states: ['ready'] })).length === 6, { what: '6 ready behind a faulty API', timeoutMs: 60_000 });
+  const metrics = await daemon.metrics.registry.getSingleMetricAsString('nodepool_cloud_api_calls_total');
+  // Every create lost its answer (500 after the server was made): six at least, all recovered.
+  expect(Number(/op="createServer",outcome="server-error"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(6);
+  // Exactly one server per node: a create whose answer was lost was found by name, not repeated.
+  const nodes = await daemon.store.listNodes();
+  const servers = cloud.servers().filter((s) => !s.deleting);
+  expect(servers.map((s) => s.id).sort()).toEqual(nodes.map((n) => n.serverId).sort());
+});

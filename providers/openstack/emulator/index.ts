@@ -34,6 +34,10 @@ export interface OpenStackEmulatorOptions {
   quota?: QuotaLimits;
   /** Requests per clock second accepted by Nova and Glance before 429; null/absent = no limit. */
   rateLimitPerSecond?: number | null;
+  /** Fraction of compute and image requests answered 503 before they take effect (seeded). */
+  apiErrorRate?: number;
+  /** Fraction of accepted server creates whose answer is a 500 although the server was created. */
+  createLostAnswerRate?: number;
   /** Default: one user admin/secret in project "demo", domain "Default". */
   users?: EmulatorUser[];
   /** Default RegionOne. */
@@ -162,6 +166,9 @@ export async function startOpenStackEmulator(opts: OpenStackEmulatorOptions = {}
   const ipA = 2 + Math.floor(seededRng(seed ^ 0x5eed5eed)() * 253);
   const region = opts.region ?? 'RegionOne';
   let rateLimit = opts.rateLimitPerSecond ?? null;
+  const faultRng = seededRng(seed ^ 0xfa17);
+  const apiErrorRate = opts.apiErrorRate ?? 0;
+  const createLostAnswerRate = opts.createLostAnswerRate ?? 0;
 
   let base = '';
   const urls = () => ({
@@ -259,6 +266,10 @@ export async function startOpenStackEmulator(opts: OpenStackEmulatorOptions = {}
     const match = matchRoute(def.routes, req.method, req.path);
     count(match.kind === 'not-found' ? `${req.method} ${req.url.pathname}` : `${req.method} ${prefix}${templateOf(match)}`);
 
+    // Injected faults, from their own seeded stream so that other outcomes stay as they were.
+    if (apiErrorRate > 0 && faultRng() < apiErrorRate) {
+      return def.fault(req, 503, 'The server is currently unavailable. Please try again at a later time.');
+    }
     const retryAfter = overBudget();
     if (retryAfter !== null) {
       const r = def.overLimit(req, retryAfter);
@@ -285,7 +296,12 @@ export async function startOpenStackEmulator(opts: OpenStackEmulatorOptions = {}
       if (!token.projectId) return withVersion(def.fault(req, 403, 'This action needs a project-scoped token.'));
     }
     const ctx = { req, params: match.params, token: token as TokenInfo, projectId: token?.projectId ?? '', version: version! };
-    return withVersion(match.route.handler(ctx));
+    const reply = withVersion(match.route.handler(ctx));
+    if (service === 'compute' && req.method === 'POST' && match.route.template === '/servers' && reply.status === 202 && faultRng() < createLostAnswerRate) {
+      // The server exists, but the client never learns its id: the case that leaks servers.
+      return withVersion(def.fault(req, 500, 'Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ and attach the Nova API log if possible.'));
+    }
+    return reply;
   };
 
   const onRequest = async (raw: IncomingMessage, res: ServerResponse): Promise<void> => {
