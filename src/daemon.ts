@@ -52,6 +52,8 @@ export class Daemon {
   private readonly launches = new Map<number, LaunchTask>();
   private readonly keys = new Map<string, Promise<Buffer>>();
   private readonly suspects = new Map<string, Set<string>>();
+  /** Providers not reconciled since start (their cloud did not answer yet): no launches there. */
+  private readonly unreconciled = new Set<string>();
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly launcher: Launcher;
   private readonly deleter: Deleter;
@@ -124,11 +126,8 @@ export class Daemon {
   private async startup(): Promise<void> {
     for (const p of this.cfg.providers) this.providers.set(p.name, this.makeProvider(p));
     for (const t of this.cfg.targets) this.targets.set(t.name, this.makeTarget(t));
-    await Promise.all(this.cfg.providers.map((p) => this.reconcileProvider(p.name, true)));
-    for (const node of await this.store.listNodes({ states: ['building', 'deleting'] })) {
-      if (node.state === 'building') this.startLaunch(node);
-      else this.requestDelete(node.id);
-    }
+    for (const p of this.cfg.providers) this.unreconciled.add(p.name);
+    await Promise.all(this.cfg.providers.map((p) => this.recover(p.name)));
     this.lastMarker = await this.store.changeMarker();
     this.startGearmanAndEvents();
     this.every(this.opts.storeWatchMs ?? 250, () => this.watchStore());
@@ -136,6 +135,21 @@ export class Daemon {
     this.every(this.cfg['cleanup-interval'], () => this.cleanup());
     this.requestPlan('start');
     this.log.info({ providers: this.cfg.providers.length, labels: this.cfg.labels.length }, 'daemon started');
+  }
+
+  /**
+   * Crash recovery for one provider: reconcile rows with the cloud, then resume the launches and
+   * deletes that were in flight. A cloud that does not answer gets no launches and is tried
+   * again on every cleanup pass; the others go on.
+   */
+  private async recover(name: string): Promise<void> {
+    if (!(await this.reconcileProvider(name, true))) return;
+    this.unreconciled.delete(name);
+    for (const node of await this.store.listNodes({ provider: name, states: ['building', 'deleting'] })) {
+      if (node.state === 'building') this.startLaunch(node);
+      else this.requestDelete(node.id);
+    }
+    this.requestPlan('provider recovered');
   }
 
   private every(ms: number, fn: () => Promise<void>): void {
@@ -236,7 +250,7 @@ export class Daemon {
       labels: cfg.labels.map((l) => ({
         name: l.name,
         minReady: l['min-ready'],
-        providers: l.providers.map((p) => p.name).filter((p) => !this.backoff.blocked(p, l.name, now)),
+        providers: l.providers.map((p) => p.name).filter((p) => !this.unreconciled.has(p) && !this.backoff.blocked(p, l.name, now)),
       })),
       providers: cfg.providers.map((p) => ({ name: p.name, maxServers: p['max-servers'], cloudLimit: this.providers.get(p.name)?.quota.cloudLimit() ?? null })),
       nodes: nodes.map((n) => ({ provider: n.provider, label: n.label, state: n.state })),
@@ -317,7 +331,7 @@ export class Daemon {
         const limit = rt ? rt.cfg['launch-timeout'] : 0;
         if (node.state === 'building' && !this.launches.has(node.id) && now - node.stateTime > limit) await this.toDeleting(node, 'launch stuck');
       }
-      await Promise.all([...this.providers.keys()].map((name) => this.reconcileProvider(name, false)));
+      await Promise.all([...this.providers.keys()].map((name) => (this.unreconciled.has(name) ? this.recover(name) : this.reconcileProvider(name, false))));
       await this.dispatchDeletes();
     } finally {
       this.cleanupRunning = false;
@@ -335,9 +349,9 @@ export class Daemon {
   }
 
   /** Matches rows with the cloud's servers; at start-up also adopts or drops interrupted launches. */
-  private async reconcileProvider(name: string, startup: boolean): Promise<void> {
+  private async reconcileProvider(name: string, startup: boolean): Promise<boolean> {
     const rt = this.providers.get(name);
-    if (!rt) return;
+    if (!rt) return false;
     const log = this.log.child({ provider: name });
     try {
       const servers = await rt.api.listServers();
@@ -365,10 +379,11 @@ export class Daemon {
         this.metrics.leaks.inc({ provider: name });
       }
       await this.refreshQuota(rt, servers);
+      return true;
     } catch (err) {
-      log.warn({ err }, 'reconcile pass failed');
+      log.warn({ err, startup }, startup ? 'cloud not reconciled; no launches there until it answers' : 'reconcile pass failed');
       this.metrics.errors.inc({ component: 'cleanup', reason: errorCode(err) });
-      if (startup) throw err;
+      return false;
     }
   }
 
@@ -404,6 +419,7 @@ export class Daemon {
       // Launches in flight keep the runtime they started with; it is closed at stop.
       if (current) this.retired.push(current);
       this.providers.set(p.name, this.makeProvider(p));
+      if (!current) this.unreconciled.add(p.name);
     }
     for (const name of [...this.providers.keys()]) {
       if (!next.providers.some((p) => p.name === name)) {
@@ -415,8 +431,15 @@ export class Daemon {
     this.targets.clear();
     for (const t of next.targets) this.targets.set(t.name, this.makeTarget(t));
     void Promise.allSettled(oldTargets.map((t) => t.close()));
+    const ciChanged = (['gearman-servers', 'zmq-publishers'] as const).some((k) => JSON.stringify(this.cfg[k]) !== JSON.stringify(next[k]));
     this.cfg = next;
-    this.log.info('config reloaded');
+    if (ciChanged) {
+      await Promise.allSettled([this.events?.close(), this.demandSource?.close()]);
+      this.events = this.demandSource = null;
+      this.startGearmanAndEvents();
+    }
+    for (const name of this.unreconciled) void this.recover(name);
+    this.log.info({ ciChanged }, 'config reloaded');
     this.requestPlan('reload');
     return true;
   }

@@ -65,6 +65,7 @@ export async function startPool(spec: { clouds: CloudSpec[]; labels: LabelSpec[]
   const keys = ssh2.utils.generateKeyPairSync('ecdsa', { bits: 256 });
   const keyPath = join(dir, 'id_ed25519');
   await writeFile(keyPath, keys.private, { mode: 0o600 });
+  await writeFile(`${keyPath}.pub`, keys.public);
   const env: Record<string, string> = {};
   const clouds = new Map<string, OpenStackEmulator>();
   const providers: string[] = [];

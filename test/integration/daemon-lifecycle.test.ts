@@ -6,6 +6,7 @@ import { startPool, type PoolHarness } from '../helpers/pool-harness.js';
 import { waitFor } from '../helpers/wait.js';
 import { exited, startDaemonProcess } from '../helpers/daemon-process.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
+import { startOpenStackEmulator } from '../../providers/openstack/emulator/index.js';
 
 let h: PoolHarness | null = null;
 let child: ChildProcess | null = null;
@@ -88,4 +89,26 @@ it('rides out 503s and lost create answers: retried, counted, and no server leak
   const nodes = await daemon.store.listNodes();
   const servers = cloud.servers().filter((s) => !s.deleting);
   expect(servers.map((s) => s.id).sort()).toEqual(nodes.map((n) => n.serverId).sort());
+});
+
+it('starts while one cloud is down, serves the other, and uses the first once it answers', async () => {
+  h = await startPool({
+    clouds: [
+      { name: 'cloud-a', maxServers: 1 },
+      { name: 'cloud-b', maxServers: 2 },
+    ],
+    labels: [{ name: 'small', minReady: 2, providers: ['cloud-a', 'cloud-b'] }],
+  });
+  const down = h.clouds.get('cloud-b')!;
+  const port = Number(new URL(down.authUrl).port);
+  const sshPort = down.sshPort;
+  await down.close();
+  const daemon = await h.startDaemon();
+  await waitFor(async () => (await daemon.store.listNodes({ states: ['ready'] })).length === 1, { what: 'cloud-a node' });
+  expect((await daemon.store.listNodes()).map((n) => n.provider)).toEqual(['cloud-a']);
+  // cloud-b comes back where it was; the next cleanup pass reconciles it and launches there.
+  const keys = await readFile(`${h.keyPath}.pub`, 'utf8');
+  const back = await startOpenStackEmulator({ seed: 9, bootTimeMs: 100, port, sshPort, sshAuthorizedKeys: [keys] });
+  h.clouds.set('cloud-b', back);
+  await waitFor(async () => (await daemon.store.listNodes({ provider: 'cloud-b', states: ['ready'] })).length === 1, { what: 'cloud-b used once back', timeoutMs: 30_000 });
 });
