@@ -68,6 +68,7 @@ export class Daemon {
   private planLoop: Promise<void> | null = null;
   private cleanupRunning = false;
   private lastMarker = -1;
+  private started = false;
   private stopping = false;
   private stopped: Promise<void> | null = null;
 
@@ -133,6 +134,7 @@ export class Daemon {
     this.every(this.opts.storeWatchMs ?? 250, () => this.watchStore());
     this.every(this.cfg['demand-interval'], () => this.refreshDemand());
     this.every(this.cfg['cleanup-interval'], () => this.cleanup());
+    this.started = true;
     this.requestPlan('start');
     this.log.info({ providers: this.cfg.providers.length, labels: this.cfg.labels.length }, 'daemon started');
   }
@@ -149,7 +151,8 @@ export class Daemon {
       if (node.state === 'building') this.startLaunch(node);
       else this.requestDelete(node.id);
     }
-    this.requestPlan('provider recovered');
+    // At start-up the first plan waits until every cloud that answers is reconciled.
+    if (this.started) this.requestPlan('provider recovered');
   }
 
   private every(ms: number, fn: () => Promise<void>): void {
