@@ -230,18 +230,22 @@ export class Daemon {
   requestPlan(reason: string): void {
     if (this.stopping) return;
     this.planPending = true;
-    if (this.planLoop) return;
-    this.planLoop = (async () => {
-      while (this.planPending && !this.stopping) {
-        this.planPending = false;
-        try {
-          await this.planOnce();
-        } catch (err) {
-          this.log.error({ err, reason }, 'planner run failed');
-          this.metrics.errors.inc({ component: 'planner', reason: errorCode(err) });
-        }
+    if (!this.planLoop) this.planLoop = this.runPlans(reason);
+  }
+
+  private async runPlans(reason: string): Promise<void> {
+    while (this.planPending && !this.stopping) {
+      this.planPending = false;
+      try {
+        await this.planOnce();
+      } catch (err) {
+        this.log.error({ err, reason }, 'planner run failed');
+        this.metrics.errors.inc({ component: 'planner', reason: errorCode(err) });
       }
-    })().finally(() => (this.planLoop = null));
+    }
+    // Cleared in the same turn as the last check of planPending: a request arriving after this
+    // starts a new loop, and none can slip in between and be lost.
+    this.planLoop = null;
   }
 
   private async planOnce(): Promise<void> {
