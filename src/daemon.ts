@@ -132,7 +132,8 @@ export class Daemon {
     this.lastMarker = await this.store.changeMarker();
     this.startGearmanAndEvents();
     this.every(this.opts.storeWatchMs ?? 250, () => this.watchStore());
-    this.every(this.cfg['demand-interval'], () => this.refreshDemand());
+    // Without Gearman this timer still runs the planner: a launch backoff may have expired.
+    this.every(this.cfg['demand-interval'], async () => (this.demandSource ? this.refreshDemand() : this.requestPlan('timer')));
     this.every(this.cfg['cleanup-interval'], () => this.cleanup());
     this.started = true;
     this.requestPlan('start');
@@ -210,9 +211,7 @@ export class Daemon {
 
   /** Gearman demand per label; a server that is down contributes nothing. */
   private async refreshDemand(): Promise<void> {
-    if (this.stopping) return;
-    // Without Gearman this timer still runs the planner: a launch backoff may have expired.
-    if (!this.demandSource) return this.requestPlan('timer');
+    if (!this.demandSource || this.stopping) return;
     const rows = await this.demandSource.refresh();
     const { demand, unassigned } = demandByLabel(rows, this.cfg.labels.map((l) => l.name));
     for (const u of unassigned) this.log.debug({ job: u.job, waiting: u.waiting }, 'demand for a job with no known label');
