@@ -10,6 +10,7 @@ import { Semaphore } from './semaphore.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
 import type { NodeRecord } from './model.js';
+import { Coalescer } from './coalescer.js';
 import { Launcher } from './launcher.js';
 import { LaunchBackoff } from './launch-backoff.js';
 import { Deleter } from './deleter.js';
@@ -64,8 +65,13 @@ export class Daemon {
   private demand: Record<string, number> = {};
   private readonly backoff = new LaunchBackoff();
   private starvedSince: Record<string, number> = {};
-  private planPending = false;
-  private planLoop: Promise<void> | null = null;
+  private readonly planner = new Coalescer(
+    () => this.planOnce(),
+    (err) => {
+      this.log.error({ err }, 'planner run failed');
+      this.metrics.errors.inc({ component: 'planner', reason: errorCode(err) });
+    },
+  );
   private cleanupRunning = false;
   private lastMarker = -1;
   private started = false;
@@ -228,23 +234,8 @@ export class Daemon {
   /** Asks for a planner run; many requests while one runs collapse into one more run. */
   requestPlan(reason: string): void {
     if (this.stopping) return;
-    this.planPending = true;
-    if (!this.planLoop) this.planLoop = this.runPlans(reason);
-  }
-
-  private async runPlans(reason: string): Promise<void> {
-    while (this.planPending && !this.stopping) {
-      this.planPending = false;
-      try {
-        await this.planOnce();
-      } catch (err) {
-        this.log.error({ err, reason }, 'planner run failed');
-        this.metrics.errors.inc({ component: 'planner', reason: errorCode(err) });
-      }
-    }
-    // Cleared in the same turn as the last check of planPending: a request arriving after this
-    // starts a new loop, and none can slip in between and be lost.
-    this.planLoop = null;
+    this.log.trace({ reason }, 'plan requested');
+    this.planner.request();
   }
 
   private async planOnce(): Promise<void> {
@@ -465,7 +456,7 @@ export class Daemon {
     const steps: (() => Promise<unknown>)[] = [
       async () => this.events?.close(),
       async () => this.demandSource?.close(),
-      async () => this.planLoop,
+      async () => this.planner.close(),
       async () => {
         for (const l of this.launches.values()) l.ctl.abort(new Error('daemon stopping'));
         await Promise.allSettled([...this.launches.values()].map((l) => l.task));
