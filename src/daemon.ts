@@ -126,10 +126,6 @@ export class Daemon {
     return this.cfg;
   }
 
-  provider(name: string): ProviderRuntime | undefined {
-    return this.providers.get(name);
-  }
-
   private async startup(): Promise<void> {
     for (const p of this.cfg.providers) this.providers.set(p.name, this.makeProvider(p));
     for (const t of this.cfg.targets) this.targets.set(t.name, this.makeTarget(t));
