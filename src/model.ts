@@ -119,3 +119,31 @@ export const META_OWNER = 'nodepool_owner';
 export const META_NODE_ID = 'nodepool_node_id';
 export const META_IMAGE_ID = 'nodepool_image_id';
 export const META_PROVIDER = 'nodepool_provider';
+
+/** A target removal the target has not acknowledged yet (see Store.addPendingUnregister). */
+export interface PendingUnregister {
+  id: number;
+  target: string;
+  hostname: string;
+  /** Gearman: the manager the revoke goes to. */
+  manager: string | null;
+  nodeId: number;
+  attempts: number;
+  lastError: string | null;
+  /** Milliseconds since the epoch before which it is not retried. */
+  nextTry: number;
+  created: number;
+}
+
+/** One failed launch attempt, kept after the node row is gone. */
+export interface LaunchFailure {
+  id: number;
+  provider: string;
+  label: string;
+  nodeId: number | null;
+  hostname: string | null;
+  /** The error code (src/errors.ts), also the `reason` label in metrics. */
+  code: string;
+  message: string;
+  time: number;
+}

@@ -53,6 +53,41 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX audit_object ON audit (kind, object_id);
   `,
+  // 2: installation identity, target removals still owed, recent launch failures.
+  `
+  -- Key/value facts about this installation (deployment_id, generated once).
+  CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+  -- A node removed from its target (Jenkins doDelete, Gearman node_revoke) that the target has
+  -- not acknowledged yet. Outlives the node row; retried until the target says done.
+  CREATE TABLE pending_unregisters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    target TEXT NOT NULL,
+    hostname TEXT NOT NULL,
+    manager TEXT,
+    node_id INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    next_try INTEGER NOT NULL,
+    created INTEGER NOT NULL,
+    UNIQUE (target, hostname)
+  );
+  -- Launch attempts that failed, kept so an operator can see why min-ready is not met even
+  -- when the node row is long gone. Pruned to the newest rows by the daemon.
+  CREATE TABLE launch_failures (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    provider TEXT NOT NULL,
+    label TEXT NOT NULL,
+    node_id INTEGER,
+    hostname TEXT,
+    code TEXT NOT NULL,
+    message TEXT NOT NULL,
+    time INTEGER NOT NULL
+  );
+  CREATE INDEX launch_failures_time ON launch_failures (time);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

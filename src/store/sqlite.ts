@@ -12,11 +12,13 @@ import {
   type ImagePatch,
   type ImageRecord,
   type ImageState,
+  type LaunchFailure,
   type NewImage,
   type NewNode,
   type NodePatch,
   type NodeRecord,
   type NodeState,
+  type PendingUnregister,
 } from '../model.js';
 import { migrate } from './migrations.js';
 import type { NodeFilter, Store } from './store.js';
@@ -60,6 +62,47 @@ interface AuditDbRow {
   to_state: string;
   reason: string | null;
   time: number;
+}
+
+interface PendingDbRow {
+  id: number;
+  target: string;
+  hostname: string;
+  manager: string | null;
+  node_id: number;
+  attempts: number;
+  last_error: string | null;
+  next_try: number;
+  created: number;
+}
+
+interface FailureDbRow {
+  id: number;
+  provider: string;
+  label: string;
+  node_id: number | null;
+  hostname: string | null;
+  code: string;
+  message: string;
+  time: number;
+}
+
+function toPending(r: PendingDbRow): PendingUnregister {
+  return {
+    id: r.id,
+    target: r.target,
+    hostname: r.hostname,
+    manager: r.manager,
+    nodeId: r.node_id,
+    attempts: r.attempts,
+    lastError: r.last_error,
+    nextTry: r.next_try,
+    created: r.created,
+  };
+}
+
+function toFailure(r: FailureDbRow): LaunchFailure {
+  return { id: r.id, provider: r.provider, label: r.label, nodeId: r.node_id, hostname: r.hostname, code: r.code, message: r.message, time: r.time };
 }
 
 /** Patch keys -> columns. Only these may be written by updateNode / transitionNode patches. */
@@ -336,6 +379,84 @@ export class SqliteStore implements Store {
       params.push(filter.limit);
     }
     return (this.db.prepare(sql).all(...params) as AuditDbRow[]).reverse().map(toAudit);
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+    return row?.value;
+  }
+
+  async setMetaIfAbsent(key: string, value: string): Promise<string> {
+    return this.db.transaction(() => {
+      this.db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run(key, value);
+      return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string }).value;
+    }).immediate();
+  }
+
+  async addPendingUnregister(input: { target: string; hostname: string; manager: string | null; nodeId: number }): Promise<PendingUnregister> {
+    return this.db.transaction(() => {
+      const now = this.clock.now();
+      this.db
+        .prepare(
+          `INSERT INTO pending_unregisters (target, hostname, manager, node_id, next_try, created) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (target, hostname) DO UPDATE SET manager = excluded.manager, node_id = excluded.node_id, next_try = excluded.next_try`,
+        )
+        .run(input.target, input.hostname, input.manager, input.nodeId, now, now);
+      const row = this.db.prepare('SELECT * FROM pending_unregisters WHERE target = ? AND hostname = ?').get(input.target, input.hostname) as PendingDbRow;
+      return toPending(row);
+    }).immediate();
+  }
+
+  async listPendingUnregisters(filter: { dueBy?: number } = {}): Promise<PendingUnregister[]> {
+    const rows = (
+      filter.dueBy === undefined
+        ? this.db.prepare('SELECT * FROM pending_unregisters ORDER BY id').all()
+        : this.db.prepare('SELECT * FROM pending_unregisters WHERE next_try <= ? ORDER BY id').all(filter.dueBy)
+    ) as PendingDbRow[];
+    return rows.map(toPending);
+  }
+
+  async deferPendingUnregister(id: number, error: string, nextTry: number): Promise<void> {
+    this.db.prepare('UPDATE pending_unregisters SET attempts = attempts + 1, last_error = ?, next_try = ? WHERE id = ?').run(error, nextTry, id);
+  }
+
+  async removePendingUnregister(id: number): Promise<void> {
+    this.db.prepare('DELETE FROM pending_unregisters WHERE id = ?').run(id);
+  }
+
+  async recordLaunchFailure(input: Omit<LaunchFailure, 'id' | 'time'> & { time?: number }, keep = 1000): Promise<LaunchFailure> {
+    return this.db.transaction(() => {
+      const time = input.time ?? this.clock.now();
+      const { lastInsertRowid } = this.db
+        .prepare('INSERT INTO launch_failures (provider, label, node_id, hostname, code, message, time) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(input.provider, input.label, input.nodeId, input.hostname, input.code, input.message, time);
+      const id = Number(lastInsertRowid);
+      this.db.prepare('DELETE FROM launch_failures WHERE id <= ?').run(id - keep);
+      return toFailure(this.db.prepare('SELECT * FROM launch_failures WHERE id = ?').get(id) as FailureDbRow);
+    }).immediate();
+  }
+
+  async listLaunchFailures(filter: { provider?: string; label?: string; since?: number; limit?: number } = {}): Promise<LaunchFailure[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.provider !== undefined) {
+      where.push('provider = ?');
+      params.push(filter.provider);
+    }
+    if (filter.label !== undefined) {
+      where.push('label = ?');
+      params.push(filter.label);
+    }
+    if (filter.since !== undefined) {
+      where.push('time >= ?');
+      params.push(filter.since);
+    }
+    let sql = `SELECT * FROM launch_failures ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC`;
+    if (filter.limit !== undefined) {
+      sql += ' LIMIT ?';
+      params.push(filter.limit);
+    }
+    return (this.db.prepare(sql).all(...params) as FailureDbRow[]).map(toFailure);
   }
 
   async changeMarker(): Promise<number> {

@@ -1,6 +1,18 @@
 // The store is the source of truth. Async so that SQLite (embedded) and PostgreSQL (scale-out)
 // share one interface; every implementation must pass test/contract/store-contract.ts.
-import type { AuditRow, ImagePatch, ImageRecord, ImageState, NewImage, NewNode, NodePatch, NodeRecord, NodeState } from '../model.js';
+import type {
+  AuditRow,
+  ImagePatch,
+  ImageRecord,
+  ImageState,
+  LaunchFailure,
+  NewImage,
+  NewNode,
+  NodePatch,
+  NodeRecord,
+  NodeState,
+  PendingUnregister,
+} from '../model.js';
 
 export interface NodeFilter {
   provider?: string;
@@ -35,6 +47,28 @@ export interface Store {
 
   /** Audit rows, oldest first; for one node or image when given. */
   audit(filter?: { kind?: 'node' | 'image'; objectId?: number; limit?: number }): Promise<AuditRow[]>;
+
+  /** A fact about this installation (e.g. `deployment_id`), or undefined. */
+  getMeta(key: string): Promise<string | undefined>;
+  /** Stores `value` under `key` unless a value is there already; returns the stored value (first writer wins). */
+  setMetaIfAbsent(key: string, value: string): Promise<string>;
+
+  /**
+   * Records that `hostname` must still be removed from `target` (upsert on target + hostname;
+   * a new record is due at once).
+   */
+  addPendingUnregister(input: { target: string; hostname: string; manager: string | null; nodeId: number }): Promise<PendingUnregister>;
+  /** Oldest first; with `dueBy`, only those whose next try is at or before that time. */
+  listPendingUnregisters(filter?: { dueBy?: number }): Promise<PendingUnregister[]>;
+  /** A try failed: count it, keep the error, and wait until `nextTry`. */
+  deferPendingUnregister(id: number, error: string, nextTry: number): Promise<void>;
+  /** The target acknowledged the removal. Removing a missing record is a no-op. */
+  removePendingUnregister(id: number): Promise<void>;
+
+  /** Keeps a failed launch attempt; only the newest `keep` (default 1000) rows are kept. */
+  recordLaunchFailure(input: Omit<LaunchFailure, 'id' | 'time'> & { time?: number }, keep?: number): Promise<LaunchFailure>;
+  /** Newest first; filtered by provider and label, limited to `limit` rows and to rows at or after `since`. */
+  listLaunchFailures(filter?: { provider?: string; label?: string; since?: number; limit?: number }): Promise<LaunchFailure[]>;
 
   /**
    * A number that changes whenever another connection or process has committed a change

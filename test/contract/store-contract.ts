@@ -255,6 +255,56 @@ export function defineStoreContract(
       });
     });
 
+    describe('meta', () => {
+      it('keeps the first value written under a key', async () => {
+        expect(await store.getMeta('deployment_id')).toBeUndefined();
+        expect(await store.setMetaIfAbsent('deployment_id', 'first')).toBe('first');
+        expect(await store.setMetaIfAbsent('deployment_id', 'second')).toBe('first');
+        expect(await store.getMeta('deployment_id')).toBe('first');
+      });
+    });
+
+    describe('pending unregisters', () => {
+      it('adds once per target and hostname, defers with a count and error, lists what is due, removes', async () => {
+        const a = await store.addPendingUnregister({ target: 'zuul', hostname: 'n-1', manager: 'm1', nodeId: 1 });
+        expect(a).toMatchObject({ target: 'zuul', hostname: 'n-1', manager: 'm1', nodeId: 1, attempts: 0, lastError: null, nextTry: T0 });
+        await store.addPendingUnregister({ target: 'zuul', hostname: 'n-2', manager: null, nodeId: 2 });
+        const again = await store.addPendingUnregister({ target: 'zuul', hostname: 'n-1', manager: 'm2', nodeId: 1 });
+        expect(again.id).toBe(a.id);
+        expect(again.manager).toBe('m2');
+        await store.deferPendingUnregister(a.id, 'timed out', T0 + 5000);
+        expect((await store.listPendingUnregisters()).map((p) => [p.hostname, p.attempts, p.lastError])).toEqual([
+          ['n-1', 1, 'timed out'],
+          ['n-2', 0, null],
+        ]);
+        expect((await store.listPendingUnregisters({ dueBy: T0 })).map((p) => p.hostname)).toEqual(['n-2']);
+        expect((await store.listPendingUnregisters({ dueBy: T0 + 5000 })).map((p) => p.hostname)).toEqual(['n-1', 'n-2']);
+        await store.removePendingUnregister(a.id);
+        await store.removePendingUnregister(a.id);
+        expect((await store.listPendingUnregisters()).map((p) => p.hostname)).toEqual(['n-2']);
+      });
+    });
+
+    describe('launch failures', () => {
+      it('records failures newest first, filters them and keeps only the newest rows', async () => {
+        const base = { nodeId: 1, hostname: 'trusty-cloud-a-1', code: 'timeout', message: 'boot took too long' };
+        await store.recordLaunchFailure({ ...base, provider: 'cloud-a', label: 'trusty' });
+        await ctx.clock.advance(1000);
+        await store.recordLaunchFailure({ ...base, provider: 'cloud-b', label: 'trusty', code: 'quota' });
+        await ctx.clock.advance(1000);
+        await store.recordLaunchFailure({ ...base, provider: 'cloud-a', label: 'xenial', nodeId: null, hostname: null }, 2);
+        const all = await store.listLaunchFailures();
+        expect(all.map((f) => [f.provider, f.label, f.code, f.time])).toEqual([
+          ['cloud-a', 'xenial', 'timeout', T0 + 2000],
+          ['cloud-b', 'trusty', 'quota', T0 + 1000],
+        ]);
+        expect((await store.listLaunchFailures({ provider: 'cloud-b' })).map((f) => f.label)).toEqual(['trusty']);
+        expect((await store.listLaunchFailures({ label: 'xenial' })).map((f) => f.nodeId)).toEqual([null]);
+        expect((await store.listLaunchFailures({ since: T0 + 1500 })).length).toBe(1);
+        expect((await store.listLaunchFailures({ limit: 1 }))[0].label).toBe('xenial');
+      });
+    });
+
     describe('changeMarker', () => {
       it.skipIf(!hooks.reopen)('changes when another connection commits, and only then', async () => {
         const other = await hooks.reopen!(store, ctx);
