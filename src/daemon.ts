@@ -5,8 +5,6 @@ import { loadConfig, type Config, type ProviderConfig, type TargetConfig } from 
 import { systemClock, type Clock } from './clock.js';
 import { createLogger, nodeLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
-import { QuotaEstimate } from './quota-estimate.js';
-import { Semaphore } from './semaphore.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
 import type { NodeRecord } from './model.js';
@@ -14,10 +12,12 @@ import { Coalescer } from './coalescer.js';
 import { Launcher } from './launcher.js';
 import { LaunchBackoff } from './launch-backoff.js';
 import { Deleter } from './deleter.js';
-import { expiredNodes, isOurs, reconcile } from './reconcile.js';
+import { Cleanup } from './cleanup.js';
+import { ProviderRuntimes } from './provider-runtimes.js';
+import { planReload } from './reload.js';
 import { plan } from './pool/planner.js';
 import { demandByLabel } from './pool/demand.js';
-import { OWNER, type PoolContext, type ProviderRuntime } from './context.js';
+import type { PoolContext } from './context.js';
 import { createTarget } from './targets/registry.js';
 import type { Target } from './targets/target.js';
 import { GearmanDemandSource } from './gearman/demand-source.js';
@@ -38,6 +38,7 @@ export interface DaemonOptions {
 }
 
 interface LaunchTask {
+  provider: string;
   ctl: AbortController;
   task: Promise<void>;
 }
@@ -47,17 +48,14 @@ export class Daemon {
   readonly log: Logger;
   readonly clock: Clock;
   private cfg: Config;
-  private readonly providers = new Map<string, ProviderRuntime>();
-  private readonly retired: ProviderRuntime[] = [];
+  private readonly providers: ProviderRuntimes;
   private readonly targets = new Map<string, Target>();
   private readonly launches = new Map<number, LaunchTask>();
   private readonly keys = new Map<string, Promise<Buffer>>();
-  private readonly suspects = new Map<string, Set<string>>();
-  /** Providers not reconciled since start (their cloud did not answer yet): no launches there. */
-  private readonly unreconciled = new Set<string>();
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly launcher: Launcher;
   private readonly deleter: Deleter;
+  private readonly cleanupPass: Cleanup;
   private readonly ctx: PoolContext;
   private demandSource: GearmanDemandSource | null = null;
   private events: EventListener | null = null;
@@ -72,7 +70,6 @@ export class Daemon {
       this.metrics.errors.inc({ component: 'planner', reason: errorCode(err) });
     },
   );
-  private cleanupRunning = false;
   private lastMarker = -1;
   private started = false;
   private stopping = false;
@@ -103,9 +100,25 @@ export class Daemon {
         nodeLogger(this.log, node).warn({ waitMs }, 'launches of this label on this provider pause after a failed launch');
       },
     };
+    this.providers = new ProviderRuntimes({
+      makeApi: (p) => this.makeApi(p),
+      // Launches and deletes started before a reload hold the replaced client until they end.
+      drained: (name) =>
+        Promise.allSettled([...[...this.launches.values()].filter((l) => l.provider === name).map((l) => l.task), this.deleter.drain()]),
+      onCloseError: (name, err) => this.log.warn({ err, provider: name }, 'closing a replaced provider client failed'),
+    });
     this.launcher = new Launcher(this.ctx);
     this.deleter = new Deleter(this.ctx);
     this.buildEvents = new BuildEventHandler(this.ctx);
+    this.cleanupPass = new Cleanup({
+      ctx: this.ctx,
+      runtime: (name) => this.providers.get(name),
+      providerNames: () => this.providers.names(),
+      launching: (id) => this.launches.has(id),
+      deleting: (id) => this.deleter.isDeleting(id),
+      resumeLaunch: (node) => this.startLaunch(node),
+      dispatchDeletes: () => this.dispatchDeletes(),
+    });
   }
 
   /** Loads config, opens the store, reconciles with every cloud, then starts all loops. */
@@ -127,10 +140,9 @@ export class Daemon {
   }
 
   private async startup(): Promise<void> {
-    for (const p of this.cfg.providers) this.providers.set(p.name, this.makeProvider(p));
+    this.providers.apply(this.cfg.providers);
     for (const t of this.cfg.targets) this.targets.set(t.name, this.makeTarget(t));
-    for (const p of this.cfg.providers) this.unreconciled.add(p.name);
-    await Promise.all(this.cfg.providers.map((p) => this.recover(p.name)));
+    await this.cleanupPass.startup(this.providers.names());
     this.lastMarker = await this.store.changeMarker();
     this.startGearmanAndEvents();
     this.every(this.opts.storeWatchMs ?? 250, () => this.watchStore());
@@ -140,22 +152,6 @@ export class Daemon {
     this.started = true;
     this.requestPlan('start');
     this.log.info({ providers: this.cfg.providers.length, labels: this.cfg.labels.length }, 'daemon started');
-  }
-
-  /**
-   * Crash recovery for one provider: reconcile rows with the cloud, then resume the launches and
-   * deletes that were in flight. A cloud that does not answer gets no launches and is tried
-   * again on every cleanup pass; the others go on.
-   */
-  private async recover(name: string): Promise<void> {
-    if (!(await this.reconcileProvider(name, true))) return;
-    this.unreconciled.delete(name);
-    for (const node of await this.store.listNodes({ provider: name, states: ['building', 'deleting'] })) {
-      if (node.state === 'building') this.startLaunch(node);
-      else this.requestDelete(node.id);
-    }
-    // At start-up the first plan waits until every cloud that answers is reconciled.
-    if (this.started) this.requestPlan('provider recovered');
   }
 
   private every(ms: number, fn: () => Promise<void>): void {
@@ -171,9 +167,9 @@ export class Daemon {
     this.timers.push(timer);
   }
 
-  private makeProvider(p: ProviderConfig): ProviderRuntime {
+  private makeApi(p: ProviderConfig): ManagedProvider {
     const driver = createDriver(p, { clock: this.clock, log: this.log.child({ provider: p.name }) });
-    const api = new ManagedProvider(driver, {
+    return new ManagedProvider(driver, {
       clock: this.clock,
       log: this.log.child({ provider: p.name }),
       rateSeconds: p.rate,
@@ -181,7 +177,6 @@ export class Daemon {
       pollIntervalMs: p['poll-interval'],
       onApiCall: (op, outcome) => this.metrics.apiCalls.inc({ provider: p.name, op, outcome }),
     });
-    return { cfg: p, api, launchSlots: new Semaphore(p['max-concurrency']), quota: new QuotaEstimate() };
   }
 
   private makeTarget(t: TargetConfig): Target {
@@ -223,7 +218,7 @@ export class Daemon {
 
   health(): { gearman: unknown; events: unknown; providers: Record<string, unknown> } {
     const providers: Record<string, unknown> = {};
-    for (const [name, rt] of this.providers) providers[name] = { cloudLimit: rt.quota.cloudLimit(), launching: rt.launchSlots.running, queued: rt.launchSlots.queued, api: rt.api.stats() };
+    for (const rt of this.providers.values()) providers[rt.cfg.name] = { cloudLimit: rt.quota.cloudLimit(), launching: rt.launchSlots.running, queued: rt.launchSlots.queued, api: rt.api.stats() };
     return { gearman: this.demandSource?.health() ?? [], events: this.events?.stats() ?? null, providers };
   }
 
@@ -243,7 +238,7 @@ export class Daemon {
       labels: cfg.labels.map((l) => ({
         name: l.name,
         minReady: l['min-ready'],
-        providers: l.providers.map((p) => p.name).filter((p) => !this.unreconciled.has(p) && !this.backoff.blocked(p, l.name, now)),
+        providers: l.providers.map((p) => p.name).filter((p) => this.cleanupPass.reconciled(p) && !this.backoff.blocked(p, l.name, now)),
       })),
       providers: cfg.providers.map((p) => ({ name: p.name, maxServers: p['max-servers'], cloudLimit: this.providers.get(p.name)?.quota.cloudLimit() ?? null })),
       nodes: nodes.map((n) => ({ provider: n.provider, label: n.label, state: n.state })),
@@ -279,7 +274,7 @@ export class Daemon {
         this.launches.delete(node.id);
         this.requestPlan('launch ended');
       });
-    this.launches.set(node.id, { ctl, task });
+    this.launches.set(node.id, { provider: node.provider, ctl, task });
   }
 
   /** A node in deleting goes to the deleter, after any launch still working on it has stopped. */
@@ -311,80 +306,10 @@ export class Daemon {
     }
   }
 
-  /** One cleanup pass: expiries, stuck launches, lost and leaked servers, quota, pending deletes. */
+  /** One cleanup pass (see cleanup.ts). */
   async cleanup(): Promise<void> {
-    if (this.cleanupRunning || this.stopping) return;
-    this.cleanupRunning = true;
-    try {
-      const now = this.clock.now();
-      const nodes = await this.store.listNodes();
-      for (const { node, why } of expiredNodes(nodes, now, this.cfg['max-age'])) await this.toDeleting(node, why);
-      for (const node of nodes) {
-        const rt = this.providers.get(node.provider);
-        const limit = rt ? rt.cfg['launch-timeout'] : 0;
-        if (node.state === 'building' && !this.launches.has(node.id) && now - node.stateTime > limit) await this.toDeleting(node, 'launch stuck');
-      }
-      await Promise.all([...this.providers.keys()].map((name) => (this.unreconciled.has(name) ? this.recover(name) : this.reconcileProvider(name, false))));
-      await this.dispatchDeletes();
-    } finally {
-      this.cleanupRunning = false;
-    }
-  }
-
-  private async toDeleting(node: NodeRecord, why: string): Promise<void> {
-    try {
-      await this.store.transitionNode(node.id, 'deleting', { from: [node.state], reason: why, patch: { comment: why } });
-      nodeLogger(this.log, node).info({ why }, `node ${node.state} -> deleting`);
-      this.requestDelete(node.id);
-    } catch (err) {
-      nodeLogger(this.log, node).debug({ err }, 'node changed before it could be marked deleting');
-    }
-  }
-
-  /** Matches rows with the cloud's servers; at start-up also adopts or drops interrupted launches. */
-  private async reconcileProvider(name: string, startup: boolean): Promise<boolean> {
-    const rt = this.providers.get(name);
-    if (!rt) return false;
-    const log = this.log.child({ provider: name });
-    try {
-      const servers = await rt.api.listServers();
-      const nodes = await this.store.listNodes({ provider: name });
-      const busy = new Set(nodes.filter((n) => this.launches.has(n.id) || this.deleter.isDeleting(n.id)).map((n) => n.id));
-      const actions = reconcile({ provider: name, owner: OWNER, nodes, busy, servers, suspects: this.suspects.get(name) ?? new Set(), startup });
-      this.suspects.set(name, actions.suspects);
-      const byId = new Map(nodes.map((n) => [n.id, n]));
-      for (const a of actions.adopt) {
-        await this.store.updateNode(a.nodeId, { serverId: a.serverId });
-        nodeLogger(this.log, byId.get(a.nodeId)!).info({ server: a.serverId }, 'adopted server of an interrupted launch');
-      }
-      for (const id of actions.dropRows) {
-        await this.store.transitionNode(id, 'deleting', { from: ['building'], reason: 'server never created' });
-        await this.store.removeNode(id);
-        nodeLogger(this.log, byId.get(id)!).info('node building -> gone: its server was never created');
-      }
-      for (const id of actions.lost) {
-        const node = await this.store.getNode(id);
-        if (node) await this.toDeleting(node, 'server no longer in the cloud');
-      }
-      for (const server of actions.leaked) {
-        log.warn({ server: server.id, name: server.name }, 'deleting leaked server');
-        await rt.api.deleteServer(server.id);
-        this.metrics.leaks.inc({ provider: name });
-      }
-      await this.refreshQuota(rt, servers);
-      return true;
-    } catch (err) {
-      log.warn({ err, startup }, startup ? 'cloud not reconciled; no launches there until it answers' : 'reconcile pass failed');
-      this.metrics.errors.inc({ component: 'cleanup', reason: errorCode(err) });
-      return false;
-    }
-  }
-
-  private async refreshQuota(rt: ProviderRuntime, servers: Awaited<ReturnType<ProviderRuntime['api']['listServers']>>): Promise<void> {
-    const quota = await rt.api.getQuota();
-    const image = rt.cfg.images[0];
-    const flavor = image ? await rt.api.findFlavor(image['min-ram'], image['name-filter']).catch(() => undefined) : undefined;
-    rt.quota.update(quota, servers.filter((s) => isOurs(s, OWNER, rt.cfg.name)), flavor);
+    if (this.stopping) return;
+    await this.cleanupPass.pass();
   }
 
   private readKey(path: string): Promise<Buffer> {
@@ -406,32 +331,20 @@ export class Daemon {
       this.log.error({ err: (err as Error).message }, 'config reload failed; keeping the running config');
       return false;
     }
-    for (const p of next.providers) {
-      const current = this.providers.get(p.name);
-      if (current && JSON.stringify(current.cfg) === JSON.stringify(p)) continue;
-      // Launches in flight keep the runtime they started with; it is closed at stop.
-      if (current) this.retired.push(current);
-      this.providers.set(p.name, this.makeProvider(p));
-      if (!current) this.unreconciled.add(p.name);
-    }
-    for (const name of [...this.providers.keys()]) {
-      if (!next.providers.some((p) => p.name === name)) {
-        this.retired.push(this.providers.get(name)!);
-        this.providers.delete(name);
-      }
-    }
-    const oldTargets = [...this.targets.values()];
-    this.targets.clear();
-    for (const t of next.targets) this.targets.set(t.name, this.makeTarget(t));
-    void Promise.allSettled(oldTargets.map((t) => t.close()));
-    const ciChanged = (['gearman-servers', 'zmq-publishers'] as const).some((k) => JSON.stringify(this.cfg[k]) !== JSON.stringify(next[k]));
+    const changes = planReload(this.cfg, next);
+    for (const name of this.providers.apply(next.providers)) this.cleanupPass.add(name);
+    const closing = changes.targetsToClose.map((name) => this.targets.get(name)).filter((t): t is Target => t !== undefined);
+    for (const name of changes.targetsToClose) this.targets.delete(name);
+    for (const name of changes.targetsToCreate) this.targets.set(name, this.makeTarget(next.targets.find((t) => t.name === name)!));
+    void Promise.allSettled(closing.map((t) => t.close()));
+    const ciChanged = changes.ciChanged;
     this.cfg = next;
     if (ciChanged) {
       await Promise.allSettled([this.events?.close(), this.demandSource?.close()]);
       this.events = this.demandSource = null;
       this.startGearmanAndEvents();
     }
-    for (const name of this.unreconciled) void this.recover(name);
+    this.cleanupPass.recoverPending();
     this.log.info({ ciChanged }, 'config reloaded');
     this.requestPlan('reload');
     return true;
@@ -458,7 +371,7 @@ export class Daemon {
         await Promise.allSettled([...this.launches.values()].map((l) => l.task));
       },
       async () => this.deleter.stop(),
-      async () => Promise.allSettled([...this.providers.values(), ...this.retired].map((rt) => rt.api.close())),
+      async () => this.providers.close(),
       async () => Promise.allSettled([...this.targets.values()].map((t) => t.close())),
       async () => this.store.close(),
     ];
