@@ -1,7 +1,7 @@
 // Launches one node: create the server, wait for ACTIVE through the shared poll, wait for SSH,
 // register with the target, mark ready. The node row exists before the create call (write-ahead).
 // A failed attempt deletes its server before the next; after the last, the node goes to deleting.
-import { AuthError, BadRequestError, NotInStoreError, QuotaExceededError, SshKeyError, TargetAuthError, errorCode } from './errors.js';
+import { AuthError, BadRequestError, NotInStoreError, QuotaExceededError, SshKeyError, TargetAuthError, TimeoutError, errorCode } from './errors.js';
 import { META_NODE_ID, META_OWNER, META_PROVIDER, type NodeRecord } from './model.js';
 import { nodeLogger, type Logger } from './log.js';
 import { waitForSsh } from './ssh-check.js';
@@ -16,8 +16,31 @@ function isFinal(err: unknown): boolean {
 export class Launcher {
   constructor(private readonly ctx: PoolContext) {}
 
-  /** Runs the launch to its end (ready, or deleting). On `signal` (shutdown) it stops between steps and leaves the row building. */
-  async launch(node: NodeRecord, signal: AbortSignal): Promise<void> {
+  /**
+   * Runs the launch to its end (ready, or deleting). On `shutdown` it stops between steps and
+   * leaves the row building. One deadline, `launch-timeout` from the row's creation (so a launch
+   * resumed after a restart keeps its original budget), covers every attempt and step.
+   */
+  async launch(node: NodeRecord, shutdown: AbortSignal): Promise<void> {
+    const rt = this.ctx.provider(node.provider);
+    const deadline = new AbortController();
+    const budget = (rt?.cfg['launch-timeout'] ?? 0) - (this.ctx.clock.now() - node.created);
+    const timer = new AbortController();
+    if (rt) {
+      this.ctx.clock.sleep(Math.max(0, budget), timer.signal).then(
+        () => deadline.abort(new TimeoutError(`launch-timeout: not ready ${rt.cfg['launch-timeout']} ms after the node was created`)),
+        () => undefined,
+      );
+    }
+    try {
+      await this.run(node, shutdown, deadline.signal);
+    } finally {
+      timer.abort();
+    }
+  }
+
+  private async run(node: NodeRecord, shutdown: AbortSignal, deadline: AbortSignal): Promise<void> {
+    const signal = AbortSignal.any([shutdown, deadline]);
     const { ctx } = this;
     const log = nodeLogger(ctx.log, node);
     const rt = ctx.provider(node.provider);
@@ -27,13 +50,16 @@ export class Launcher {
       return;
     }
     const release = await rt.launchSlots.acquire(signal).catch(() => null);
-    if (!release) return;
+    if (!release) {
+      if (!shutdown.aborted) await this.giveUp(await this.current(node), log, (deadline.reason as Error).message);
+      return;
+    }
     const started = ctx.clock.now();
     try {
       const attempts = Math.max(1, rt.cfg['launch-retries']);
       let current = node;
       for (;;) {
-        if (signal.aborted) return;
+        if (shutdown.aborted) return;
         const fresh = await ctx.store.getNode(node.id);
         if (!fresh || fresh.state !== 'building') return;
         current = await ctx.store.updateNode(node.id, { launchAttempts: fresh.launchAttempts + 1 });
@@ -44,11 +70,14 @@ export class Launcher {
           ctx.metrics.launchSeconds.observe({ provider: node.provider, label: node.label }, (ctx.clock.now() - node.created) / 1000);
           log.info({ attempt: current.launchAttempts, ms: ctx.clock.now() - started }, 'node building -> ready');
           return;
-        } catch (err) {
-          if (signal.aborted) {
+        } catch (caught) {
+          let err = caught;
+          if (shutdown.aborted) {
             log.info('launch interrupted by shutdown; the row stays building and resumes on restart');
             return;
           }
+          // The launch-timeout fired: whatever step was running, the launch is over.
+          if (deadline.aborted) err = deadline.reason;
           if (err instanceof NotInStoreError) return;
           const code = errorCode(err);
           ctx.metrics.launches.inc({ provider: node.provider, label: node.label, outcome: code });
@@ -62,12 +91,20 @@ export class Launcher {
           log.warn({ err, attempt: current.launchAttempts, of: attempts, reason: code }, 'launch attempt failed');
           const latest = await this.current(node);
           if (!latest || latest.state !== 'building') return;
-          if (latest.launchAttempts >= attempts || isFinal(err)) {
+          if (latest.launchAttempts >= attempts || isFinal(err) || deadline.aborted) {
             await this.giveUp(latest, log, `launch failed after ${latest.launchAttempts} attempt(s): ${(err as Error).message}`);
             ctx.launchEnded(node, 'failed');
             return;
           }
-          await this.discardServer(latest, rt, log, signal);
+          try {
+            await this.discardServer(latest, rt, log, signal);
+          } catch (discardErr) {
+            if (shutdown.aborted) return;
+            // The row stays deleting with its server id: the deleter finishes the job.
+            await this.giveUp(await this.current(node), log, `launch failed; its server could not be discarded: ${(discardErr as Error).message}`);
+            ctx.launchEnded(node, 'failed');
+            return;
+          }
         }
       }
     } finally {
@@ -101,12 +138,14 @@ export class Launcher {
       });
       log.info({ server: serverId }, 'server created');
     }
+    // boot-timeout covers ACTIVE and SSH together, from this attempt's start.
+    const bootStart = ctx.clock.now();
     const active = await rt.api.waitForActive(serverId, p['boot-timeout'], signal);
     if (!active.ip) throw new BadRequestError(`server ${serverId} is ACTIVE but has no IPv4 address`);
     await ctx.store.updateNode(node.id, { ip: active.ip, az: active.az });
     await waitForSsh(
       { host: active.ip, port: p['ssh-port'], username: image.username, privateKey: await ctx.readKey(image['private-key']) },
-      { timeoutMs: p['boot-timeout'], clock: ctx.clock, signal, keyName: image['private-key'] },
+      { timeoutMs: Math.max(1, p['boot-timeout'] - (ctx.clock.now() - bootStart)), clock: ctx.clock, signal, keyName: image['private-key'] },
     );
     signal.throwIfAborted();
     const label = ctx.config().labels.find((l) => l.name === node.label);
