@@ -5,7 +5,7 @@ import { systemClock, type Clock } from '../src/clock.js';
 import { LaunchError, NotFoundError, RateLimitedError, errorCode } from '../src/errors.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { chooseFlavor, type CloudImage, type CloudServer, type CreateServerRequest, type Flavor, type ProviderDriver, type Quota } from './provider.js';
-import { retryPolicy, withRetry, type RetryPolicy } from './retry.js';
+import { cappedRetryAfter, retryPolicy, withRetry, type RetryPolicy } from './retry.js';
 import { ServerPoller, type ServerSnapshot } from './server-poller.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -271,7 +271,7 @@ export class ManagedProvider {
       const code = errorCode(err);
       this.counts.errors[code] = (this.counts.errors[code] ?? 0) + 1;
       this.report(op, code, started);
-      if (err instanceof RateLimitedError && err.retryAfterMs !== null) this.bucket.pause(err.retryAfterMs);
+      if (err instanceof RateLimitedError && err.retryAfterMs !== null) this.bucket.pause(cappedRetryAfter(err.retryAfterMs, this.policy));
       throw err;
     }
   }

@@ -9,7 +9,7 @@ export interface RetryPolicy {
   maxRetries: number;
   /** Base delay of the first retry. */
   minDelayMs: number;
-  /** Cap of the exponential delay (Retry-After may ask for longer and is honoured). */
+  /** Cap of every wait: the exponential delay and a cloud's Retry-After alike. */
   maxDelayMs: number;
   /** Growth per retry. */
   factor: number;
@@ -55,11 +55,19 @@ export function isRetryable(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { retryable?: unknown }).retryable === true;
 }
 
-/** The wait before retrying after `err`: the cloud's Retry-After if it sent one, else the backoff. */
+/** How long a Retry-After of `ms` may pause us: a cloud (or a proxy) asking for an hour must not stall launches and deletes for an hour. */
+export function cappedRetryAfter(ms: number, policy: RetryPolicy): number {
+  return Math.min(Math.max(0, ms), policy.maxDelayMs);
+}
+
+/**
+ * The wait before retrying after `err`: the cloud's Retry-After if it sent one (at most
+ * `maxDelayMs`), else the backoff.
+ */
 export function retryDelayFor(err: unknown, attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
   if (err instanceof RateLimitedError && err.retryAfterMs !== null && err.retryAfterMs >= 0) {
-    // Never earlier than the cloud asked; the backoff still grows if it keeps saying "now".
-    return Math.max(err.retryAfterMs, backoffDelay(attempt, { ...policy, jitter: 'none' }) / 2);
+    // Not earlier than the cloud asked (up to the cap); the backoff still grows if it keeps saying "now".
+    return Math.max(cappedRetryAfter(err.retryAfterMs, policy), backoffDelay(attempt, { ...policy, jitter: 'none' }) / 2);
   }
   return backoffDelay(attempt, policy, random);
 }

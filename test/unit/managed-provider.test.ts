@@ -138,7 +138,7 @@ describe('ManagedProvider: rate limiting', () => {
   });
 
   it('a 429 with Retry-After pauses every call on the provider', async () => {
-    const { driver, provider, drive } = setup({ rateSeconds: 0.1, burst: 5 });
+    const { driver, provider, drive } = setup({ rateSeconds: 0.1, burst: 5, retry: { maxRetries: 3, minDelayMs: 100, maxDelayMs: 30_000, factor: 2, jitter: 'none' } });
     driver.failures.getQuota = [{ err: new RateLimitedError('429', 429, 5000) }];
     const quota = provider.getQuota();
     await flush();
@@ -149,6 +149,24 @@ describe('ManagedProvider: rate limiting', () => {
     expect(second).toBeGreaterThanOrEqual(5000);
     expect(driver.calls.listFlavors[0] - 1_000_000).toBeGreaterThanOrEqual(5000);
     expect(provider.stats().errors).toEqual({ 'rate-limited': 1 });
+    await provider.close();
+  });
+});
+
+describe('ManagedProvider: Retry-After is bounded', () => {
+  it('a Retry-After of an hour pauses calls (deletes included) only for the policy maximum', async () => {
+    const { driver, provider, drive } = setup({ rateSeconds: 0.1, burst: 5 });
+    driver.failures.getQuota = [{ err: new RateLimitedError('429', 429, 3_600_000) }];
+    const quota = provider.getQuota();
+    await flush();
+    const del = provider.deleteServer('srv-none');
+    await drive(Promise.all([quota, del]), 100, 200);
+    const [first, second] = driver.calls.getQuota.map((t) => t - 1_000_000);
+    expect(first).toBe(0);
+    // maxDelayMs is 1000 in setup(): the retry and the delete wait that long, not an hour.
+    expect(second).toBeGreaterThanOrEqual(1000);
+    expect(second).toBeLessThanOrEqual(1100);
+    expect(driver.calls.deleteServer[0] - 1_000_000).toBeLessThanOrEqual(1100);
     await provider.close();
   });
 });

@@ -47,13 +47,18 @@ describe('backoffDelay', () => {
 describe('retryDelayFor', () => {
   it('honours Retry-After over a shorter backoff', () => {
     const err = new RateLimitedError('slow down', 429, 7000);
-    expect(retryDelayFor(err, 1, policy({ jitter: 'full' }), () => 0)).toBe(7000);
+    expect(retryDelayFor(err, 1, policy({ jitter: 'full', maxDelayMs: 30_000 }), () => 0)).toBe(7000);
   });
 
   it('falls back to the backoff when there is no Retry-After', () => {
     const err = new RateLimitedError('slow down', 429, null);
     expect(retryDelayFor(err, 3, policy(), () => 0)).toBe(400);
     expect(retryDelayFor(new CloudServerError('boom', 503), 2, policy(), () => 0)).toBe(200);
+  });
+
+  it('caps a Retry-After longer than the policy allows at maxDelayMs', () => {
+    const err = new RateLimitedError('slow down', 429, 3_600_000);
+    expect(retryDelayFor(err, 1, policy({ maxDelayMs: 30_000 }), () => 0)).toBe(30_000);
   });
 
   it('does not hammer when Retry-After says 0', () => {
