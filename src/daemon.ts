@@ -39,6 +39,8 @@ export interface DaemonOptions {
 
 interface LaunchTask {
   provider: string;
+  /** LaunchBackoff ticket taken when the launch started. */
+  backoffTicket: number;
   ctl: AbortController;
   task: Promise<void>;
 }
@@ -96,7 +98,7 @@ export class Daemon {
       requestDelete: (id) => this.requestDelete(id),
       launchEnded: (node, outcome) => {
         if (outcome === 'ready') return this.backoff.succeeded(node.provider, node.label);
-        const waitMs = this.backoff.failed(node.provider, node.label, this.clock.now());
+        const waitMs = this.backoff.failed(node.provider, node.label, this.clock.now(), this.launches.get(node.id)?.backoffTicket);
         nodeLogger(this.log, node).warn({ waitMs }, 'launches of this label on this provider pause after a failed launch');
       },
     };
@@ -274,7 +276,7 @@ export class Daemon {
         this.launches.delete(node.id);
         this.requestPlan('launch ended');
       });
-    this.launches.set(node.id, { provider: node.provider, ctl, task });
+    this.launches.set(node.id, { provider: node.provider, backoffTicket: this.backoff.ticket(node.provider, node.label), ctl, task });
   }
 
   /** A node in deleting goes to the deleter, after any launch still working on it has stopped. */
