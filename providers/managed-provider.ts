@@ -50,6 +50,11 @@ class TtlCache<T> {
     if (this.value && this.clock.now() - this.value.at < this.ttlMs) return Promise.resolve(this.value.data);
     return this.refresh();
   }
+  /** Whatever is cached, fresh or stale, without waiting; a stale or missing value starts a refresh in the background. */
+  peek(): T | undefined {
+    if (!this.value || this.clock.now() - this.value.at >= this.ttlMs) this.refresh().catch(() => undefined);
+    return this.value?.data;
+  }
   refresh(): Promise<T> {
     this.inflight ??= this.load()
       .then((data) => {
@@ -168,6 +173,15 @@ export class ManagedProvider {
     const have = flavors.map((f) => `${f.name} (${f.ramMb} MB)`).join(', ') || 'none';
     const filter = nameFilter ? ` whose name contains "${nameFilter}"` : '';
     throw new NotFoundError(`provider ${this.name}: no flavor with at least ${minRamMb} MB RAM${filter}; flavors: ${have}`);
+  }
+
+  /**
+   * Like findFlavor, from the cached list only and without waiting (stale-while-revalidate):
+   * for the planner, which must never wait on a cloud. undefined until a list has been read.
+   */
+  cachedFlavor(minRamMb: number, nameFilter?: string): Flavor | undefined {
+    const flavors = this.flavors.peek();
+    return flavors && chooseFlavor(flavors, minRamMb, nameFilter);
   }
 
   /**

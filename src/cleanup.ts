@@ -7,6 +7,7 @@ import type { NodeRecord } from './model.js';
 import { expiredNodes, isOurs, reconcile } from './reconcile.js';
 import { OWNER, type PoolContext, type ProviderRuntime } from './context.js';
 import type { CloudServer } from '../providers/provider.js';
+import { imageFlavor } from './provider-runtimes.js';
 
 export interface CleanupDeps {
   ctx: PoolContext;
@@ -132,7 +133,7 @@ export class Cleanup {
         await rt.api.deleteServer(server.id);
         ctx.metrics.leaks.inc({ provider: name });
       }
-      await this.refreshQuota(rt, servers);
+      await this.refreshQuota(rt, servers, nodes);
       return true;
     } catch (err) {
       log.warn({ err, startup }, startup ? 'cloud not reconciled; no launches there until it answers' : 'reconcile pass failed');
@@ -141,10 +142,18 @@ export class Cleanup {
     }
   }
 
-  private async refreshQuota(rt: ProviderRuntime, servers: readonly CloudServer[]): Promise<void> {
+  /** Quota totals for us; our servers' cores and RAM come from each node's own image flavor. */
+  private async refreshQuota(rt: ProviderRuntime, servers: readonly CloudServer[], nodes: readonly NodeRecord[]): Promise<void> {
     const quota = await rt.api.getQuota();
-    const image = rt.cfg.images[0];
-    const flavor = image ? await rt.api.findFlavor(image['min-ram'], image['name-filter']).catch(() => undefined) : undefined;
-    rt.quota.update(quota, servers.filter((s) => isOurs(s, OWNER, rt.cfg.name)), flavor);
+    const byServer = new Map(nodes.filter((n) => n.serverId).map((n) => [n.serverId, n]));
+    const ours = servers.filter((s) => isOurs(s, OWNER, rt.cfg.name));
+    // The flavor list is cached; read it once here so the sizes below (and the planner) have it.
+    await rt.api.listFlavors().catch(() => undefined);
+    const sizes = ours.map((s) => {
+      const node = byServer.get(s.id);
+      const flavor = node && imageFlavor(rt, node.image);
+      return flavor && { vcpus: flavor.vcpus, ramMb: flavor.ramMb };
+    });
+    rt.quota.update(quota, sizes);
   }
 }

@@ -13,9 +13,9 @@ import { Launcher } from './launcher.js';
 import { LaunchBackoff } from './launch-backoff.js';
 import { Deleter } from './deleter.js';
 import { Cleanup } from './cleanup.js';
-import { ProviderRuntimes } from './provider-runtimes.js';
+import { imageFlavor, ProviderRuntimes } from './provider-runtimes.js';
 import { planReload } from './reload.js';
-import { plan } from './pool/planner.js';
+import { plan, type PlannerFlavor, type PlannerProvider } from './pool/planner.js';
 import { demandByLabel } from './pool/demand.js';
 import type { PoolContext } from './context.js';
 import { createTarget } from './targets/registry.js';
@@ -242,7 +242,7 @@ export class Daemon {
         minReady: l['min-ready'],
         providers: l.providers.map((p) => p.name).filter((p) => this.cleanupPass.reconciled(p) && !this.backoff.blocked(p, l.name, now)),
       })),
-      providers: cfg.providers.map((p) => ({ name: p.name, maxServers: p['max-servers'], cloudLimit: this.providers.get(p.name)?.quota.cloudLimit() ?? null })),
+      providers: cfg.providers.map((p) => this.plannerProvider(p)),
       nodes: nodes.map((n) => ({ provider: n.provider, label: n.label, state: n.state })),
       demand: this.demand,
       starvedSince: this.starvedSince,
@@ -259,6 +259,21 @@ export class Daemon {
         this.startLaunch(node);
       }
     }
+  }
+
+  /** A provider as the planner sees it: limits, and the flavor each of its labels boots (cached, never waits on the cloud). */
+  private plannerProvider(p: ProviderConfig): PlannerProvider {
+    const rt = this.providers.get(p.name);
+    const limits = rt?.quota.limits();
+    const flavors: Record<string, PlannerFlavor> = {};
+    if (rt) {
+      for (const l of this.cfg.labels) {
+        if (!l.providers.some((lp) => lp.name === p.name)) continue;
+        const f = imageFlavor(rt, l.image);
+        if (f) flavors[l.name] = { vcpus: f.vcpus, ramMb: f.ramMb };
+      }
+    }
+    return { name: p.name, maxServers: p['max-servers'], cloudLimit: limits?.instances ?? null, coresLimit: limits?.cores, ramLimitMb: limits?.ramMb, flavors };
   }
 
   private updateGauges(nodes: readonly NodeRecord[]): void {

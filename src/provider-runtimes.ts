@@ -7,6 +7,16 @@ import type { ProviderRuntime } from './context.js';
 import { QuotaEstimate } from './quota-estimate.js';
 import { Semaphore } from './semaphore.js';
 import type { ManagedProvider } from '../providers/managed-provider.js';
+import type { Flavor } from '../providers/provider.js';
+
+/**
+ * The flavor a provider image boots with, from the cached flavor list without waiting (a cloud
+ * that does not answer never stalls the caller); undefined if none fits or no list was read yet.
+ */
+export function imageFlavor(rt: ProviderRuntime, image: string): Flavor | undefined {
+  const cfg = rt.cfg.images.find((i) => i.name === image);
+  return cfg && rt.api.cachedFlavor(cfg['min-ram'], cfg['name-filter']);
+}
 
 export interface ProviderRuntimesOptions {
   makeApi(cfg: ProviderConfig): ManagedProvider;

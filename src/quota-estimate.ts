@@ -1,32 +1,48 @@
-// How many servers a cloud lets us hold, from its quota and what others use there.
-// Over-quota answers shrink the estimate until the next refresh.
-import type { CloudServer, Flavor, Quota } from '../providers/provider.js';
+// What a cloud lets us hold, from its quota and what others use there: instances, cores and RAM
+// in total (ours included). The planner turns cores and RAM into servers per label's flavor.
+// Over-quota answers shrink the instance estimate until the next refresh.
+import type { Quota } from '../providers/provider.js';
+
+export interface QuotaLimits {
+  /** null = unlimited or unknown. */
+  instances: number | null;
+  cores: number | null;
+  ramMb: number | null;
+}
+
+/** A server of ours at the time of the quota reading, with its flavor's size if known. */
+export interface OurServerSize {
+  vcpus: number;
+  ramMb: number;
+}
 
 export class QuotaEstimate {
-  private limit: number | null = null;
+  private current: QuotaLimits = { instances: null, cores: null, ramMb: null };
 
   /** Recomputes from a fresh quota reading and the servers of ours the cloud listed at that time. */
-  update(quota: Quota, ours: readonly CloudServer[], flavor: Flavor | undefined): void {
-    const oursCount = ours.length;
-    const limits: number[] = [];
-    if (quota.maxInstances !== null) limits.push(quota.maxInstances - Math.max(0, quota.usedInstances - oursCount));
-    if (flavor && quota.maxCores !== null && flavor.vcpus > 0) {
-      const others = Math.max(0, quota.usedCores - oursCount * flavor.vcpus);
-      limits.push(Math.floor((quota.maxCores - others) / flavor.vcpus));
-    }
-    if (flavor && quota.maxRamMb !== null && flavor.ramMb > 0) {
-      const others = Math.max(0, quota.usedRamMb - oursCount * flavor.ramMb);
-      limits.push(Math.floor((quota.maxRamMb - others) / flavor.ramMb));
-    }
-    this.limit = limits.length ? Math.max(0, Math.min(...limits)) : null;
+  update(quota: Quota, ours: readonly (OurServerSize | undefined)[]): void {
+    const sum = (pick: (s: OurServerSize) => number) => ours.reduce((n, s) => n + (s ? pick(s) : 0), 0);
+    // Total we may hold = the maximum minus what others use (usage counts ours too).
+    const total = (max: number | null, used: number, oursUsed: number) => (max === null ? null : Math.max(0, max - Math.max(0, used - oursUsed)));
+    this.current = {
+      instances: total(quota.maxInstances, quota.usedInstances, ours.length),
+      cores: total(quota.maxCores, quota.usedCores, sum((s) => s.vcpus)),
+      ramMb: total(quota.maxRamMb, quota.usedRamMb, sum((s) => s.ramMb)),
+    };
   }
 
   /** The cloud refused a create while we held `held` servers there: that is the real limit for now. */
   shrinkTo(held: number): void {
-    this.limit = this.limit === null ? held : Math.min(this.limit, held);
+    const instances = this.current.instances;
+    this.current = { ...this.current, instances: instances === null ? held : Math.min(instances, held) };
   }
 
+  /** Instances we may hold in total. */
   cloudLimit(): number | null {
-    return this.limit;
+    return this.current.instances;
+  }
+
+  limits(): QuotaLimits {
+    return { ...this.current };
   }
 }

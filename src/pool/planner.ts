@@ -7,6 +7,9 @@
  * - Deficit: max(0, demand + min-ready - supply).
  * - Free capacity of a provider: max(0, min(max-servers, cloud limit) - every node we hold
  *   there in any state); deleting and held nodes still occupy a cloud instance.
+ * - Cores and RAM: after allocation, launches are kept in priority order while the provider's
+ *   cores and RAM quota (minus what every node we hold there uses, by its label's flavor) still
+ *   fit them, so a label with a large flavor is not launched on headroom measured for a small one.
  * - Allocation (allocate.ts): round-robin one node at a time over labels with a deficit, in
  *   priority order; each label's nodes split across its providers in proportion to their free
  *   capacity; capacity shared by all labels and never exceeded.
@@ -33,11 +36,21 @@ export interface PlannerLabel {
   providers: string[];
 }
 
+export interface PlannerFlavor {
+  vcpus: number;
+  ramMb: number;
+}
+
 export interface PlannerProvider {
   name: string;
   maxServers: number;
   /** Instances the cloud lets us hold in total; null = unknown or unlimited. */
   cloudLimit: number | null;
+  /** Cores and RAM the cloud lets us hold in total (quota minus others' use); null or absent = unlimited. */
+  coresLimit?: number | null;
+  ramLimitMb?: number | null;
+  /** The flavor each label boots on this provider; a label without one counts no cores or RAM. */
+  flavors?: Readonly<Record<string, PlannerFlavor>>;
 }
 
 export interface PlannerNode {
@@ -95,7 +108,7 @@ export function plan(input: PlannerInput): Plan {
         compare(a.name, b.name),
     );
   const requests: AllocationRequest[] = order.map((l) => ({ label: l.name, want: deficits[l.name], providers: l.providers }));
-  const launches = allocate(requests, capacity);
+  const launches = fitResources(allocate(requests, capacity), input.providers, input.nodes);
 
   const launched: Record<string, number> = {};
   for (const l of launches) launched[l.label] = (launched[l.label] ?? 0) + l.count;
@@ -106,6 +119,41 @@ export function plan(input: PlannerInput): Plan {
     starvedSince[l.name] = got > 0 ? joinAt + 1 : waitingSince(l.name);
   }
   return { launches, deficits, capacity, starvedSince };
+}
+
+/**
+ * Keeps launches (in their priority order) while the provider's cores and RAM still fit them;
+ * a launch cut short is reduced, one that does not fit at all is dropped.
+ */
+export function fitResources(launches: readonly PlanLaunch[], providers: readonly PlannerProvider[], nodes: readonly PlannerNode[]): PlanLaunch[] {
+  const free = new Map<string, { cores: number; ramMb: number; flavors: Readonly<Record<string, PlannerFlavor>> }>();
+  for (const p of providers) {
+    const flavors = p.flavors ?? {};
+    let cores = p.coresLimit ?? Infinity;
+    let ramMb = p.ramLimitMb ?? Infinity;
+    for (const n of nodes) {
+      if (n.provider !== p.name) continue;
+      cores -= flavors[n.label]?.vcpus ?? 0;
+      ramMb -= flavors[n.label]?.ramMb ?? 0;
+    }
+    free.set(p.name, { cores, ramMb, flavors });
+  }
+  const out: PlanLaunch[] = [];
+  for (const l of launches) {
+    const f = free.get(l.provider);
+    const flavor = f?.flavors[l.label];
+    if (!f || !flavor) {
+      out.push(l);
+      continue;
+    }
+    const fits = (left: number, per: number) => (per > 0 ? Math.max(0, Math.floor(left / per)) : Infinity);
+    const count = Math.min(l.count, fits(f.cores, flavor.vcpus), fits(f.ramMb, flavor.ramMb));
+    if (count <= 0) continue;
+    f.cores -= count * flavor.vcpus;
+    f.ramMb -= count * flavor.ramMb;
+    out.push({ ...l, count });
+  }
+  return out;
 }
 
 /** Free capacity per configured provider: its limit minus every node we hold there. */

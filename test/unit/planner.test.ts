@@ -509,3 +509,36 @@ describe('plan: contention over consecutive plans', () => {
     for (const name of ['a', 'b', 'x']) expect(served.flat().filter((n) => n === name)).toHaveLength(3);
   });
 });
+
+describe('plan: cores and RAM per label flavor', () => {
+  const flavors = { small: { vcpus: 2, ramMb: 2048 }, large: { vcpus: 8, ramMb: 16384 } };
+
+  it('measures headroom with each label\'s own flavor, not one flavor for all', () => {
+    // 20 cores in all; 2 large nodes hold 16: room for 2 small (4 cores) but no third large.
+    const p = plan(
+      input({
+        labels: [label('large', 3, ['p']), label('small', 3, ['p'])],
+        providers: [{ ...prov('p', 50), coresLimit: 20, ramLimitMb: null, flavors }],
+        nodes: nodes('p', 'large', 'ready', 2),
+      }),
+    );
+    expect(counts(p)).toEqual({ 'small/p': 2 });
+  });
+
+  it('keeps launches in priority order while they fit, and cuts RAM as well as cores', () => {
+    const p = plan(
+      input({
+        labels: [label('small', 4, ['p']), label('large', 1, ['p'])],
+        providers: [{ ...prov('p', 50), coresLimit: null, ramLimitMb: 16384 + 4096, flavors }],
+        starvedSince: { large: NOW - 10 },
+      }),
+    );
+    // large waited longest: it takes 16 GiB, small gets the 4 GiB left (2 nodes).
+    expect(counts(p)).toEqual({ 'large/p': 1, 'small/p': 2 });
+  });
+
+  it('counts nothing for labels without a known flavor (an unreachable flavor list never blocks launches)', () => {
+    const p = plan(input({ labels: [label('other', 2, ['p'])], providers: [{ ...prov('p', 50), coresLimit: 1, ramLimitMb: 1, flavors }] }));
+    expect(counts(p)).toEqual({ 'other/p': 2 });
+  });
+});
