@@ -1,7 +1,15 @@
 #!/usr/bin/env node
-// Entry point of `npm start`: runs the TypeScript demo through tsx.
-import { register } from 'tsx/esm/api';
+// Entry point of `npm start`: runs the built demo from dist/ (`npm ci` builds it through the
+// `prepare` script); without dist/ (or with NODEPOOL_FROM_SOURCE=1) it runs src/ through tsx.
+import { existsSync } from 'node:fs';
 
-register();
-const { runDemo } = await import('../src/demo.ts');
+const built = new URL('../dist/src/demo.js', import.meta.url);
+let runDemo;
+if (existsSync(built) && !process.env.NODEPOOL_FROM_SOURCE) {
+  ({ runDemo } = await import(built.href));
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  ({ runDemo } = await import('../src/demo.ts'));
+}
 await runDemo();

@@ -7,7 +7,8 @@ import type { PoolHarness } from './pool-harness.js';
 export function startDaemonProcess(h: PoolHarness, logName: string): ChildProcess {
   const log = createWriteStream(join(h.dir, logName));
   const proc = spawn(process.execPath, ['bin/nodepool.js', '--db', h.dbPath, '-c', h.configPath, 'daemon', '--web-port', '0', '--log-level', 'debug'], {
-    env: { ...process.env, ...h.env },
+    // From source: the tests run the code under test, not a dist/ that may be older.
+    env: { ...process.env, ...h.env, NODEPOOL_FROM_SOURCE: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   proc.stdout!.pipe(log);
