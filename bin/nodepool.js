@@ -3,6 +3,7 @@
 // builds it through the `prepare` script), so a start does not compile TypeScript. Without
 // dist/ (or with NODEPOOL_FROM_SOURCE=1, as the tests spawn it) it runs src/ through tsx.
 import { existsSync } from 'node:fs';
+import { URL } from 'node:url';
 
 const built = new URL('../dist/src/cli/main.js', import.meta.url);
 let main;

@@ -14,3 +14,9 @@ export function parseDurationArg(value: string): number {
   if (ms === null) throw new InvalidArgumentError('expected a duration such as 3600, "90m", "2h" or "1d12h".');
   return ms;
 }
+
+/** A TCP port; 0 means "off" where the option says so. */
+export function parsePort(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError('expected a port number 0-65535 (0 turns the web server off).');
+  return Number(value);
+}

@@ -1,5 +1,6 @@
 // What every CLI command gets: the I/O of the entry point, and the store and config named by
 // the global options. Commands never read process.env or process.stdout themselves.
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Clock } from '../clock.js';
 import { loadConfig, type Config } from '../config.js';
@@ -22,7 +23,8 @@ export interface GlobalOptions {
   config: string;
 }
 
-export const DEFAULT_DB = './var/nodepool.db';
+/** The daemon's data directory; NODEPOOL_DB or --db name another file. */
+export const DEFAULT_DB = '/var/lib/nodepool/nodepool.db';
 export const DEFAULT_CONFIG = '/etc/nodepool/nodepool.yaml';
 
 export class CliContext {
@@ -37,7 +39,10 @@ export class CliContext {
 
   /** Opens the store, runs `fn`, and closes the store whatever happens. */
   async withStore<T>(cmd: Command, fn: (store: Store) => Promise<T>): Promise<T> {
-    const store = SqliteStore.open(this.globals(cmd).db, { clock: this.io.clock });
+    const { db } = this.globals(cmd);
+    // Only the daemon creates the database: a mistyped path must not become a new, empty pool.
+    if (!existsSync(db)) throw new Error(`no database at ${db}; start the daemon first or pass --db`);
+    const store = SqliteStore.open(db, { clock: this.io.clock });
     try {
       return await fn(store);
     } finally {

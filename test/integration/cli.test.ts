@@ -1,9 +1,10 @@
 // The CLI in-process against a real SQLite file, as an operator would run it while the daemon
 // (here: a second store connection) owns the same database.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parsePort } from '../../src/cli/args.js';
 import { runCli } from '../../src/cli/main.js';
 import { ManualClock } from '../../src/clock.js';
 import type { NodeRecord } from '../../src/model.js';
@@ -202,6 +203,34 @@ describe('nodepool (program)', () => {
     const code = await runCli(['list', '--json'], { out, err: new Sink(), env: { NODEPOOL_DB: db }, clock });
     expect(code).toBe(0);
     expect(JSON.parse(out.text).map((r: NodeRecord) => r.id)).toEqual([node.id]);
+  });
+
+  it('refuses a database that does not exist, and does not create one', async () => {
+    const missing = join(dir, `none-${n}`, 'nodepool.db');
+    const out = new Sink();
+    const err = new Sink();
+    const code = await runCli(['--db', missing, 'list'], { out, err, env: {}, clock });
+    expect(code).toBe(1);
+    expect(err.text).toBe(`error: no database at ${missing}; start the daemon first or pass --db\n`);
+    expect(existsSync(missing)).toBe(false);
+  });
+
+  it('defaults --db to the data directory, not a path relative to the working directory', async () => {
+    const err = new Sink();
+    expect(await runCli(['list'], { out: new Sink(), err, env: {}, clock })).toBe(1);
+    expect(err.text).toContain('/var/lib/nodepool/nodepool.db');
+    const help = new Sink();
+    await runCli(['--help'], { out: help, err: new Sink(), env: {}, clock });
+    expect(help.text).toContain('/var/lib/nodepool/nodepool.db');
+  });
+
+  it('rejects a --web-port that is not a port with a usage error, before starting anything', async () => {
+    for (const bad of ['abc', '-1', '65536', '80.5', '']) {
+      const { code, err } = await run('daemon', '--web-port', bad);
+      expect(code).toBe(1);
+      expect(err).toMatch(/option '--web-port <port>' argument .* is invalid\. expected a port number 0-65535 \(0 turns the web server off\)/);
+    }
+    expect([parsePort('0'), parsePort('8005'), parsePort('65535')]).toEqual([0, 8005, 65535]);
   });
 
   it('reports a config file that cannot be read without a stack trace', async () => {
