@@ -153,6 +153,8 @@ export const configSchema = z
       .prefault({}),
     'demand-interval': duration('5s'),
     'cleanup-interval': duration('60s'),
+    /** Ready nodes above min-ready plus demand for this long are deleted, oldest first. */
+    'surplus-grace': duration('10m'),
     /** Nodes older than this in a state are deleted: their events were lost. */
     'max-age': z
       .strictObject({

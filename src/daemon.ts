@@ -17,6 +17,7 @@ import { imageFlavor, ProviderRuntimes } from './provider-runtimes.js';
 import { planReload } from './reload.js';
 import { plan, type PlannerFlavor, type PlannerProvider } from './pool/planner.js';
 import { demandByLabel } from './pool/demand.js';
+import { surplusNodes } from './pool/surplus.js';
 import type { PoolContext } from './context.js';
 import { createTarget } from './targets/registry.js';
 import type { Target } from './targets/target.js';
@@ -65,6 +66,7 @@ export class Daemon {
   private demand: Record<string, number> = {};
   private readonly backoff = new LaunchBackoff();
   private starvedSince: Record<string, number> = {};
+  private surplusSince: Record<string, number> = {};
   private readonly planner = new Coalescer(
     () => this.planOnce(),
     (err) => {
@@ -323,10 +325,26 @@ export class Daemon {
     }
   }
 
-  /** One cleanup pass (see cleanup.ts). */
+  /** One cleanup pass (see cleanup.ts), then surplus ready nodes past their grace. */
   async cleanup(): Promise<void> {
     if (this.stopping) return;
     await this.cleanupPass.pass();
+    await this.deleteSurplus();
+  }
+
+  private async deleteSurplus(): Promise<void> {
+    const nodes = await this.store.listNodes({ states: ['ready'] });
+    const result = surplusNodes({
+      labels: this.cfg.labels.map((l) => ({ name: l.name, minReady: l['min-ready'] })),
+      nodes,
+      demand: this.demand,
+      surplusSince: this.surplusSince,
+      graceMs: this.cfg['surplus-grace'],
+      now: this.clock.now(),
+    });
+    this.surplusSince = result.surplusSince;
+    const byId = new Map(nodes.map((n) => [n.id, n]));
+    for (const id of result.remove) await this.cleanupPass.toDeleting(byId.get(id)!, 'surplus: ready above min-ready plus demand for longer than surplus-grace');
   }
 
   private readKey(path: string): Promise<Buffer> {
