@@ -23,6 +23,7 @@ import { createTarget } from './targets/registry.js';
 import type { Target } from './targets/target.js';
 import { GearmanDemandSource } from './gearman/demand-source.js';
 import { EventListener } from './events/listener.js';
+import { EventCounters } from './events/counters.js';
 import { BuildEventHandler } from './build-events.js';
 import { ManagedProvider } from '../providers/managed-provider.js';
 import { createDriver } from '../providers/registry.js';
@@ -62,6 +63,8 @@ export class Daemon {
   private readonly ctx: PoolContext;
   private demandSource: GearmanDemandSource | null = null;
   private events: EventListener | null = null;
+  /** Outlive the listener: a reload that replaces it keeps the counts. */
+  private readonly eventCounters = new EventCounters(this.metrics);
   private readonly buildEvents: BuildEventHandler;
   private demand: Record<string, number> = {};
   private readonly backoff = new LaunchBackoff();
@@ -200,6 +203,7 @@ export class Daemon {
       this.events = new EventListener({
         urls: this.cfg['zmq-publishers'],
         log: this.log.child({ component: 'events' }),
+        counters: this.eventCounters,
         onEvent: (ev) => {
           // A build started or ended: demand changed too.
           void this.refreshDemand();
@@ -223,7 +227,7 @@ export class Daemon {
   health(): { gearman: unknown; events: unknown; providers: Record<string, unknown> } {
     const providers: Record<string, unknown> = {};
     for (const rt of this.providers.values()) providers[rt.cfg.name] = { cloudLimit: rt.quota.cloudLimit(), launching: rt.launchSlots.running, queued: rt.launchSlots.queued, api: rt.api.stats() };
-    return { gearman: this.demandSource?.health() ?? [], events: this.events?.stats() ?? null, providers };
+    return { gearman: this.demandSource?.health() ?? [], events: this.events ? this.eventCounters.stats() : null, providers };
   }
 
   /** Asks for a planner run; many requests while one runs collapse into one more run. */

@@ -46,6 +46,39 @@ export class Metrics {
     labelNames: ['topic', 'outcome'] as const,
     registers: [this.registry],
   });
+  readonly eventFrames = new Counter({
+    name: 'nodepool_build_event_frames_received_total',
+    help: 'ZeroMQ build event frames received, good or bad',
+    registers: [this.registry],
+  });
+  readonly eventFramesBad = new Counter({
+    name: 'nodepool_build_event_frames_bad_total',
+    help: 'ZeroMQ build event frames ignored, by reason (garbage, unknown-topic, not-json, missing-field)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly eventHandlerErrors = new Counter({
+    name: 'nodepool_build_event_handler_errors_total',
+    help: 'Good build event frames whose handling failed',
+    registers: [this.registry],
+  });
+  readonly demandUnassigned = new Gauge({
+    name: 'nodepool_demand_unassigned',
+    help: 'Waiting Gearman builds of jobs that map to no label (no build:JOB:LABEL function names one)',
+    registers: [this.registry],
+  });
+  readonly gearmanUp = new Gauge({
+    name: 'nodepool_gearman_server_up',
+    help: '1 when the gearman server answered its last status poll, 0 when not',
+    labelNames: ['server'] as const,
+    registers: [this.registry],
+  });
+  readonly cloudUp = new Gauge({
+    name: 'nodepool_cloud_up',
+    help: '1 when the provider answered its last reconcile pass, 0 when not',
+    labelNames: ['provider'] as const,
+    registers: [this.registry],
+  });
   readonly errors = new Counter({
     name: 'nodepool_errors_total',
     help: 'Errors by component and reason code',

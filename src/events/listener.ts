@@ -6,7 +6,10 @@
 import { Subscriber } from 'zeromq';
 import { systemClock, type Clock } from '../clock.js';
 import type { Logger } from '../log.js';
+import { EventCounters, type EventListenerStats } from './counters.js';
 import { parseFrame, type BuildEvent, type FrameProblem } from './frame.js';
+
+export type { EventListenerStats } from './counters.js';
 
 export interface EventListenerOptions {
   urls: readonly string[];
@@ -18,17 +21,8 @@ export interface EventListenerOptions {
   reconnectIntervalMs?: number;
   /** Bad frames of one reason are logged at most once per this window. Default 60 000. */
   badLogWindowMs?: number;
-}
-
-export interface EventListenerStats {
-  /** Frames received, good or bad. */
-  received: number;
-  /** Good frames passed to onEvent (whether or not it threw). */
-  handled: number;
-  /** Bad frames per reason. */
-  bad: Record<string, number>;
-  /** onEvent threw or rejected. */
-  handlerErrors: number;
+  /** Where the counts go: the daemon passes one that outlives this listener (reloads). Default: a new one. */
+  counters?: EventCounters;
 }
 
 export class EventListener {
@@ -37,7 +31,7 @@ export class EventListener {
   private readonly onEvent: EventListenerOptions['onEvent'];
   private readonly clock: Clock;
   private readonly badLogWindowMs: number;
-  private readonly counts: EventListenerStats = { received: 0, handled: 0, bad: {}, handlerErrors: 0 };
+  private readonly counts: EventCounters;
   /** Per reason: when a line was last logged and how many went unlogged since. */
   private readonly badLog = new Map<string, { at: number; suppressed: number }>();
   private readonly loop: Promise<void>;
@@ -48,6 +42,7 @@ export class EventListener {
     this.onEvent = opts.onEvent;
     this.clock = opts.clock ?? systemClock;
     this.badLogWindowMs = opts.badLogWindowMs ?? 60_000;
+    this.counts = opts.counters ?? new EventCounters();
     // linger 0: nothing is ever sent on a SUB socket except subscriptions; close must not wait.
     this.sock = new Subscriber({ reconnectInterval: opts.reconnectIntervalMs ?? 100, linger: 0 });
     for (const url of opts.urls) this.sock.connect(url);
@@ -57,7 +52,7 @@ export class EventListener {
   }
 
   stats(): EventListenerStats {
-    return { ...this.counts, bad: { ...this.counts.bad } };
+    return this.counts.stats();
   }
 
   /** Idempotent: closes the socket, which ends the receive loop, and waits for the loop. */
@@ -73,7 +68,7 @@ export class EventListener {
     try {
       // The iterator ends when the socket is closed.
       for await (const parts of this.sock) {
-        this.counts.received += 1;
+        this.counts.received();
         // The plugin sends exactly one frame; anything in more parts is not from it.
         if (parts.length !== 1) this.onBad('garbage', `${parts.length} message parts, expected 1`);
         else this.onFrame(parts[0]);
@@ -87,7 +82,7 @@ export class EventListener {
     const parsed = parseFrame(frame);
     if (!parsed.ok) return this.onBad(parsed.reason, parsed.detail);
     const ev = parsed.event;
-    this.counts.handled += 1;
+    this.counts.handled();
     try {
       const result = this.onEvent(ev);
       if (result && typeof result.then === 'function') result.then(undefined, (err: unknown) => this.onHandlerError(ev, err));
@@ -97,7 +92,7 @@ export class EventListener {
   }
 
   private onHandlerError(ev: BuildEvent, err: unknown): void {
-    this.counts.handlerErrors += 1;
+    this.counts.handlerError();
     this.log.error(
       { error: err instanceof Error ? err.message : String(err), topic: ev.topic, job: ev.name, build: ev.build.number, nodeName: ev.build.node_name },
       'build event handler failed',
@@ -105,14 +100,14 @@ export class EventListener {
   }
 
   private onBad(reason: FrameProblem, detail: string): void {
-    this.counts.bad[reason] = (this.counts.bad[reason] ?? 0) + 1;
+    const total = this.counts.bad(reason);
     const now = this.clock.now();
     const seen = this.badLog.get(reason);
     if (seen && now - seen.at < this.badLogWindowMs) {
       seen.suppressed += 1;
       return;
     }
-    this.log.warn({ reason, detail, suppressedSinceLast: seen?.suppressed ?? 0, total: this.counts.bad[reason] }, 'bad build event frame ignored');
+    this.log.warn({ reason, detail, suppressedSinceLast: seen?.suppressed ?? 0, total }, 'bad build event frame ignored');
     this.badLog.set(reason, { at: now, suppressed: 0 });
   }
 }

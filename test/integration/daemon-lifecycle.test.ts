@@ -2,6 +2,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { afterEach, expect, it } from 'vitest';
+import { Publisher } from 'zeromq';
+import type { EventListenerStats } from '../../src/events/listener.js';
 import { startPool, type PoolHarness } from '../helpers/pool-harness.js';
 import { waitFor } from '../helpers/wait.js';
 import { exited, startDaemonProcess } from '../helpers/daemon-process.js';
@@ -111,4 +113,39 @@ it('starts while one cloud is down, serves the other, and uses the first once it
   const back = await startOpenStackEmulator({ seed: 9, bootTimeMs: 100, port, sshPort, sshAuthorizedKeys: [keys] });
   h.clouds.set('cloud-b', back);
   await waitFor(async () => (await daemon.store.listNodes({ provider: 'cloud-b', states: ['ready'] })).length === 1, { what: 'cloud-b used once back', timeoutMs: 30_000 });
+});
+
+it('keeps the build event counts (health and /metrics) across a reload that replaces the listener', async () => {
+  const pubs = [new Publisher({ linger: 0 }), new Publisher({ linger: 0 })];
+  try {
+    for (const p of pubs) await p.bind('tcp://127.0.0.1:*');
+    const [a, b] = pubs.map((p) => p.lastEndpoint!);
+    h = await startPool({ clouds: [{ name: 'cloud-a', maxServers: 1 }], labels: [{ name: 'small', minReady: 0, providers: ['cloud-a'] }], extraTop: [`zmq-publishers: ["${a}"]`] });
+    const daemon = await h.startDaemon();
+    const events = () => daemon.health().events as EventListenerStats;
+    // Garbage until some arrives (the subscription takes a moment to reach the publisher).
+    await waitFor(async () => (await pubs[0].send('garbage!'), (events().bad.garbage ?? 0) >= 3), { what: 'garbage counted', intervalMs: 20 });
+    // Frames of one publisher arrive in order: once this one is counted, no garbage is in flight.
+    await pubs[0].send('onStarted not-json');
+    await waitFor(() => events().bad['not-json'] === 1, { what: 'the marker frame' });
+    const before = events();
+    const badMetric = async () => Number(/nodepool_build_event_frames_bad_total\{reason="garbage"\} (\d+)/.exec(await daemon.metrics.registry.metrics())?.[1]);
+    const receivedMetric = async () => Number(/nodepool_build_event_frames_received_total (\d+)/.exec(await daemon.metrics.registry.metrics())?.[1]);
+    expect(await badMetric()).toBe(before.bad.garbage);
+    expect(await receivedMetric()).toBe(before.received);
+
+    await writeFile(h.configPath, (await readFile(h.configPath, 'utf8')).replace(`zmq-publishers: ["${a}"]`, `zmq-publishers: ["${a}", "${b}"]`));
+    expect(await daemon.reload()).toBe(true);
+    expect(events()).toEqual(before);
+    // The new listener adds to the same counts.
+    await waitFor(async () => (await pubs[1].send('onNothing {}'), (events().bad['unknown-topic'] ?? 0) >= 1), { what: 'a frame from the new publisher', intervalMs: 20 });
+    await pubs[1].send('onStarted not-json');
+    await waitFor(() => events().bad['not-json'] === 2, { what: 'the second marker frame' });
+    const after = events();
+    expect(after.bad.garbage).toBe(before.bad.garbage);
+    expect(after.received).toBe(before.received + after.bad['unknown-topic'] + 1);
+    expect(await receivedMetric()).toBe(after.received);
+  } finally {
+    for (const p of pubs) p.close();
+  }
 });

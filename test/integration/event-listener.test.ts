@@ -98,13 +98,21 @@ it('delivers good frames from every publisher, counts garbage, survives a throwi
   await again.pub.send(frame('onFinalized', 'after-restart', 5));
   await waitFor(() => real().some((e) => e.name === 'after-restart'), { what: 'delivery after the restart' });
 
+  // A second listener on the same publishers shows when frames sent after close() have arrived.
+  const control: BuildEvent[] = [];
+  const witness = new EventListener({ urls: [again.url, b.url], log: createLogger({ level: 'silent' }), onEvent: (ev) => void control.push(ev) });
+  closers.push(() => witness.close());
+  await untilLive(again.pub, control, 'probe-witness-a');
+  await untilLive(b.pub, control, 'probe-witness-b');
+
   await listener.close();
   await listener.close(); // idempotent
-  const count = events.length;
+  const before = { events: events.length, received: listener.stats().received };
   await again.pub.send(frame('onStarted', 'after-close', 6));
   await b.pub.send(frame('onStarted', 'after-close', 7));
-  expect(listener.stats().received).toBeGreaterThan(0);
-  expect(events.length).toBe(count);
+  await waitFor(() => control.filter((e) => e.name === 'after-close').length === 2, { what: 'the witness to get both frames sent after close' });
+  expect(events.length).toBe(before.events);
+  expect(listener.stats().received).toBe(before.received);
 });
 
 it('logs bad frames at most once per reason per window, with how many it left out', async () => {
