@@ -51,6 +51,7 @@ export class Launcher {
     }
     const release = await rt.launchSlots.acquire(signal).catch(() => null);
     if (!release) {
+      if (!shutdown.aborted) await this.recordFailure(node, errorCode(deadline.reason), deadline.reason, log);
       if (!shutdown.aborted) await this.giveUp(await this.current(node), log, (deadline.reason as Error).message);
       return;
     }
@@ -81,6 +82,7 @@ export class Launcher {
           if (err instanceof NotInStoreError) return;
           const code = errorCode(err);
           ctx.metrics.launches.inc({ provider: node.provider, label: node.label, outcome: code });
+          await this.recordFailure(node, code, err, log);
           if (err instanceof QuotaExceededError) {
             // Not a launch failure: the cloud is full. Shrink the estimate and let the planner retry later.
             const held = (await ctx.store.listNodes({ provider: node.provider })).length - 1;
@@ -172,6 +174,14 @@ export class Launcher {
     await rt.api.waitForGone(node.serverId, rt.cfg['boot-timeout'], signal);
     await this.ctx.store.updateNode(node.id, { serverId: null, ip: null });
     log.info({ server: node.serverId }, 'failed attempt server deleted');
+  }
+
+  /** Kept after the row is gone: `nodepool failures` and `nodepool list` show why a label is short. */
+  private async recordFailure(node: NodeRecord, code: string, err: unknown, log: Logger): Promise<void> {
+    const message = err instanceof Error ? err.message : String(err);
+    await this.ctx.store
+      .recordLaunchFailure({ provider: node.provider, label: node.label, nodeId: node.id, hostname: node.hostname, code, message })
+      .catch((recordErr) => log.warn({ err: recordErr }, 'could not record the launch failure'));
   }
 
   private async current(node: NodeRecord): Promise<NodeRecord | undefined> {

@@ -89,6 +89,74 @@ describe('nodepool list', () => {
   });
 });
 
+describe('nodepool failures', () => {
+  async function failures() {
+    const base = { nodeId: 7, hostname: 'trusty-cloud-a-7', code: 'timeout', message: 'launch-timeout: not ready 3600000 ms after the node was created' };
+    await store.recordLaunchFailure({ ...base, provider: 'cloud-a', label: 'trusty' });
+    await clock.advance(60_000);
+    await store.recordLaunchFailure({ ...base, provider: 'cloud-b', label: 'trusty', nodeId: 8, hostname: 'trusty-cloud-b-8', code: 'quota-exceeded', message: 'over quota: Quota exceeded for instances' });
+    await clock.advance(60_000);
+    await store.recordLaunchFailure({ ...base, provider: 'cloud-a', label: 'xenial', nodeId: 9, hostname: 'xenial-cloud-a-9', code: 'server-error', message: 'server went to ERROR\nNo valid host' });
+    await clock.advance(12_000);
+  }
+
+  it('prints recent launch failures newest first, filtered by label, provider and age', async () => {
+    await failures();
+    const all = await run('failures');
+    expect(all.err).toBe('');
+    expect(all.code).toBe(0);
+    const lines = all.out.trimEnd().split('\n');
+    expect(lines[0].split(/\s{2,}/)).toEqual(['Age', 'Provider', 'Label', 'Node', 'Hostname', 'Code', 'Message']);
+    expect(lines.slice(1).map((l) => l.split(/\s{2,}/))).toEqual([
+      ['00:00:00:12', 'cloud-a', 'xenial', '9', 'xenial-cloud-a-9', 'server-error', 'server went to ERROR No valid host'],
+      ['00:00:01:12', 'cloud-b', 'trusty', '8', 'trusty-cloud-b-8', 'quota-exceeded', 'over quota: Quota exceeded for instances'],
+      ['00:00:02:12', 'cloud-a', 'trusty', '7', 'trusty-cloud-a-7', 'timeout', 'launch-timeout: not ready 3600000 ms after the node was created'],
+    ]);
+    const ids = async (...argv: string[]) => (JSON.parse((await run('failures', '--json', ...argv)).out) as { nodeId: number }[]).map((f) => f.nodeId);
+    expect(await ids()).toEqual([9, 8, 7]);
+    expect(await ids('--label', 'trusty')).toEqual([8, 7]);
+    expect(await ids('--provider', 'cloud-a')).toEqual([9, 7]);
+    expect(await ids('--label', 'trusty', '--provider', 'cloud-a')).toEqual([7]);
+    expect(await ids('--since', '90s')).toEqual([9, 8]);
+    const bad = await run('failures', '--since', 'soon');
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/--since/);
+  });
+
+  it('list ends with a line per label below min-ready, naming its last failure', async () => {
+    const config = join(dir, `minready-${n}.yaml`);
+    writeFileSync(
+      config,
+      [
+        'labels:',
+        '  - { name: trusty, image: ubuntu, min-ready: 2, providers: [{ name: cloud-a }] }',
+        '  - { name: xenial, image: ubuntu, min-ready: 1, providers: [{ name: cloud-a }] }',
+        '  - { name: idle, image: ubuntu, min-ready: 0, providers: [{ name: cloud-a }] }',
+        'providers:',
+        '  - name: cloud-a',
+        '    auth: { auth-url: "http://127.0.0.1:5000/v3", username: u, password: p, project-name: demo }',
+        '    max-servers: 2',
+        '    images: [{ name: ubuntu, base-image: ubuntu-jammy }]',
+        '',
+      ].join('\n'),
+    );
+    await readyNode();
+    await failures();
+    const out = new Sink();
+    expect(await runCli(['--db', db, '-c', config, 'list'], { out, err: new Sink(), env: {}, clock })).toBe(0);
+    const tail = out.text.trimEnd().split('\n').slice(-3);
+    expect(tail).toEqual([
+      '',
+      'label trusty: 1/2 ready; last failure 1m12s ago on cloud-b: over quota: Quota exceeded for instances',
+      'label xenial: 0/1 ready; last failure 12s ago on cloud-a: server went to ERROR No valid host',
+    ]);
+    // Without a readable config the table stands alone.
+    const plain = await run('list');
+    expect(plain.code).toBe(0);
+    expect(plain.out.trimEnd().split('\n')).toHaveLength(2);
+  });
+});
+
 describe('nodepool hold', () => {
   it('holds a node with a reason and an expiry, and the daemon connection notices', async () => {
     const node = await readyNode();

@@ -157,6 +157,10 @@ describe('pool', () => {
     const audit = await daemon.store.audit({ kind: 'node', objectId: first.id });
     expect(audit.map((a) => a.toState)).toEqual(['building', 'deleting']);
     expect(audit[1].reason).toMatch(/launch failed after 3 attempt/);
+    // Every failed attempt is kept for `nodepool failures` and the summary of `nodepool list`.
+    const failures = (await daemon.store.listLaunchFailures({ label: 'small' })).filter((f) => f.nodeId === first.id);
+    expect(failures).toHaveLength(3);
+    for (const f of failures) expect(f).toMatchObject({ provider: 'cloud-a', label: 'small', hostname: first.hostname, code: expect.stringMatching(/^[a-z-]+$/), message: expect.stringMatching(/ERROR/) });
     // Three create calls for that node, and every ERROR server deleted again.
     expect(cloud.calls()['POST /compute/v2.1/servers']).toBeGreaterThanOrEqual(3);
     await waitFor(() => !cloud.servers().some((s) => s.metadata.nodepool_node_id === String(first.id)), { what: 'its ERROR servers deleted' });

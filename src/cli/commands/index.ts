@@ -6,6 +6,7 @@ import * as alienList from './alien-list.js';
 import * as configValidate from './config-validate.js';
 import * as daemon from './daemon.js';
 import * as del from './delete.js';
+import * as failures from './failures.js';
 import * as hold from './hold.js';
 import * as imageList from './image-list.js';
 import * as list from './list.js';
@@ -14,4 +15,4 @@ export interface CommandModule {
   register(program: Command, ctx: CliContext): void;
 }
 
-export const commands: readonly CommandModule[] = [daemon, list, hold, del, imageList, alienList, configValidate];
+export const commands: readonly CommandModule[] = [daemon, list, failures, hold, del, imageList, alienList, configValidate];
