@@ -5,8 +5,9 @@ import { errorCode } from './errors.js';
 import { nodeLogger } from './log.js';
 import type { NodeRecord } from './model.js';
 import { expiredNodes, isOurs, reconcile } from './reconcile.js';
-import { OWNER, type PoolContext, type ProviderRuntime } from './context.js';
+import type { PoolContext, ProviderRuntime } from './context.js';
 import type { CloudServer } from '../providers/provider.js';
+import type { CloudHealth } from './cloud-health.js';
 import { imageFlavor } from './provider-runtimes.js';
 
 export interface CleanupDeps {
@@ -21,10 +22,14 @@ export interface CleanupDeps {
   resumeLaunch(node: NodeRecord): void;
   /** Hands deleting rows the deleter is not working on to it. */
   dispatchDeletes(): Promise<void>;
+  /** Told the outcome of every reconcile pass: logs a cloud going away and coming back, feeds /health. */
+  cloudHealth?: CloudHealth;
 }
 
 export class Cleanup {
   private readonly suspects = new Map<string, Set<string>>();
+  /** Per provider: nodes whose server the last complete list missed and no GET has found since. */
+  private readonly missing = new Map<string, Set<number>>();
   /** Providers not reconciled since start (their cloud did not answer yet): no launches there. */
   private readonly unreconciled = new Set<string>();
   private running = false;
@@ -112,8 +117,20 @@ export class Cleanup {
       const servers = await rt.api.listServers();
       const nodes = await ctx.store.listNodes({ provider: name });
       const busy = new Set(nodes.filter((n) => this.deps.launching(n.id) || this.deps.deleting(n.id)).map((n) => n.id));
-      const actions = reconcile({ provider: name, owner: OWNER, nodes, busy, servers, suspects: this.suspects.get(name) ?? new Set(), startup });
+      const actions = reconcile({
+        provider: name,
+        deploymentId: ctx.deploymentId,
+        nodes,
+        busy,
+        servers,
+        suspects: this.suspects.get(name) ?? new Set(),
+        missing: this.missing.get(name) ?? new Set(),
+        startup,
+      });
       this.suspects.set(name, actions.suspects);
+      const lost = [...actions.lost];
+      const missing = new Set(actions.missing);
+      this.missing.set(name, missing);
       const byId = new Map(nodes.map((n) => [n.id, n]));
       for (const a of actions.adopt) {
         await ctx.store.updateNode(a.nodeId, { serverId: a.serverId });
@@ -124,7 +141,21 @@ export class Cleanup {
         await ctx.store.removeNode(id);
         nodeLogger(ctx.log, byId.get(id)!).info('node building -> gone: its server was never created');
       }
-      for (const id of actions.lost) {
+      // A first miss is confirmed by one GET: a 404 loses the node at once, a server found clears
+      // the miss (the GET outranks one list); a failed GET keeps it, so the next list decides.
+      for (const id of actions.missing) {
+        const serverId = byId.get(id)?.serverId;
+        if (!serverId) continue;
+        try {
+          const found = await rt.api.getServer(serverId);
+          missing.delete(id);
+          if (found) nodeLogger(ctx.log, byId.get(id)!).info({ server: serverId }, 'server missing from the list but its GET found it; not lost');
+          else lost.push(id);
+        } catch (err) {
+          nodeLogger(ctx.log, byId.get(id)!).warn({ err, server: serverId }, 'server missing from the list and its GET failed; the next list decides');
+        }
+      }
+      for (const id of lost) {
         const node = await ctx.store.getNode(id);
         if (node) await this.toDeleting(node, 'server no longer in the cloud');
       }
@@ -134,9 +165,12 @@ export class Cleanup {
         ctx.metrics.leaks.inc({ provider: name });
       }
       await this.refreshQuota(rt, servers, nodes);
+      this.deps.cloudHealth?.answered(name);
       return true;
     } catch (err) {
-      log.warn({ err, startup }, startup ? 'cloud not reconciled; no launches there until it answers' : 'reconcile pass failed');
+      // "cloud unreachable" is logged once per outage (cloud-health.ts); later failed passes at debug.
+      const news = this.deps.cloudHealth ? this.deps.cloudHealth.failed(name, err) === 'down' : true;
+      log[news ? 'warn' : 'debug']({ err, startup }, startup ? 'cloud not reconciled; no launches there until it answers' : 'reconcile pass failed');
       ctx.metrics.errors.inc({ component: 'cleanup', reason: errorCode(err) });
       return false;
     }
@@ -146,7 +180,8 @@ export class Cleanup {
   private async refreshQuota(rt: ProviderRuntime, servers: readonly CloudServer[], nodes: readonly NodeRecord[]): Promise<void> {
     const quota = await rt.api.getQuota();
     const byServer = new Map(nodes.filter((n) => n.serverId).map((n) => [n.serverId, n]));
-    const ours = servers.filter((s) => isOurs(s, OWNER, rt.cfg.name));
+    // Ours: our deployment's metadata, or a row recorded the id (a server created before deployment ids).
+    const ours = servers.filter((s) => isOurs(s, this.deps.ctx.deploymentId, rt.cfg.name) || byServer.has(s.id));
     // The flavor list is cached; read it once here so the sizes below (and the planner) have it.
     await rt.api.listFlavors().catch(() => undefined);
     const sizes = ours.map((s) => {

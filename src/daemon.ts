@@ -13,6 +13,7 @@ import { Launcher } from './launcher.js';
 import { LaunchBackoff } from './launch-backoff.js';
 import { Deleter } from './deleter.js';
 import { Cleanup } from './cleanup.js';
+import { CloudHealth } from './cloud-health.js';
 import { imageFlavor, ProviderRuntimes } from './provider-runtimes.js';
 import { planReload } from './reload.js';
 import { plan, type PlannerFlavor, type PlannerProvider } from './pool/planner.js';
@@ -28,6 +29,7 @@ import { BuildEventHandler } from './build-events.js';
 import { ManagedProvider } from '../providers/managed-provider.js';
 import { createDriver } from '../providers/registry.js';
 import { errorCode } from './errors.js';
+import { resolveDeploymentId } from './deployment-id.js';
 
 export interface DaemonOptions {
   configPath: string;
@@ -65,6 +67,7 @@ export class Daemon {
   private events: EventListener | null = null;
   /** Outlive the listener: a reload that replaces it keeps the counts. */
   private readonly eventCounters = new EventCounters(this.metrics);
+  private readonly cloudHealth: CloudHealth;
   private readonly buildEvents: BuildEventHandler;
   private demand: Record<string, number> = {};
   private readonly backoff = new LaunchBackoff();
@@ -86,11 +89,14 @@ export class Daemon {
     private readonly opts: DaemonOptions,
     readonly store: Store,
     cfg: Config,
+    /** Resolved once at start (deployment-id.ts); a reload does not change it. */
+    readonly deploymentId: string,
   ) {
     this.cfg = cfg;
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? createLogger();
     this.ctx = {
+      deploymentId,
       store,
       clock: this.clock,
       log: this.log,
@@ -117,7 +123,9 @@ export class Daemon {
     this.launcher = new Launcher(this.ctx);
     this.deleter = new Deleter(this.ctx);
     this.buildEvents = new BuildEventHandler(this.ctx);
+    this.cloudHealth = new CloudHealth({ clock: this.clock, log: this.log, onState: (provider, up) => this.metrics.cloudUp.set({ provider }, up ? 1 : 0) });
     this.cleanupPass = new Cleanup({
+      cloudHealth: this.cloudHealth,
       ctx: this.ctx,
       runtime: (name) => this.providers.get(name),
       providerNames: () => this.providers.names(),
@@ -132,7 +140,11 @@ export class Daemon {
   static async start(opts: DaemonOptions): Promise<Daemon> {
     const cfg = loadConfig(opts.configPath, opts.env ?? process.env);
     const store = SqliteStore.open(opts.dbPath, { clock: opts.clock });
-    const daemon = new Daemon(opts, store, cfg);
+    const deploymentId = await resolveDeploymentId(store, cfg['deployment-id']).catch(async (err: unknown) => {
+      await store.close();
+      throw err;
+    });
+    const daemon = new Daemon(opts, store, cfg, deploymentId);
     try {
       await daemon.startup();
     } catch (err) {
@@ -158,7 +170,7 @@ export class Daemon {
     this.every(this.cfg['cleanup-interval'], () => this.cleanup());
     this.started = true;
     this.requestPlan('start');
-    this.log.info({ providers: this.cfg.providers.length, labels: this.cfg.labels.length }, 'daemon started');
+    this.log.info({ deploymentId: this.deploymentId, providers: this.cfg.providers.length, labels: this.cfg.labels.length }, 'daemon started');
   }
 
   private every(ms: number, fn: () => Promise<void>): void {
@@ -175,10 +187,11 @@ export class Daemon {
   }
 
   private makeApi(p: ProviderConfig): ManagedProvider {
-    const driver = createDriver(p, { clock: this.clock, log: this.log.child({ provider: p.name }) });
+    // The driver and ManagedProvider each add `provider` to their logger themselves.
+    const driver = createDriver(p, { clock: this.clock, log: this.log });
     return new ManagedProvider(driver, {
       clock: this.clock,
-      log: this.log.child({ provider: p.name }),
+      log: this.log,
       rateSeconds: p.rate,
       burst: p['rate-burst'],
       pollIntervalMs: p['poll-interval'],
@@ -226,8 +239,32 @@ export class Daemon {
 
   health(): { gearman: unknown; events: unknown; providers: Record<string, unknown> } {
     const providers: Record<string, unknown> = {};
-    for (const rt of this.providers.values()) providers[rt.cfg.name] = { cloudLimit: rt.quota.cloudLimit(), launching: rt.launchSlots.running, queued: rt.launchSlots.queued, api: rt.api.stats() };
+    for (const rt of this.providers.values()) {
+      const name = rt.cfg.name;
+      providers[name] = { cloud: this.cloudHealth.status(name), reconciled: this.cleanupPass.reconciled(name), cloudLimit: rt.quota.cloudLimit(), launching: rt.launchSlots.running, queued: rt.launchSlots.queued, api: rt.api.stats() };
+    }
     return { gearman: this.demandSource?.health() ?? [], events: this.events ? this.eventCounters.stats() : null, providers };
+  }
+
+  /**
+   * /health: `ok` is false, with one reason each, when a cloud is not reconciled yet or its last
+   * reconcile pass failed, or when the store does not answer. The rest is health().
+   */
+  async healthCheck(): Promise<{ ok: boolean; reasons: string[] } & ReturnType<Daemon['health']>> {
+    const reasons: string[] = [];
+    for (const rt of this.providers.values()) {
+      const name = rt.cfg.name;
+      const cloud = this.cloudHealth.status(name);
+      const why = cloud.lastError ? `: ${cloud.lastError}` : '';
+      if (cloud.up === false) reasons.push(`provider ${name}: cloud unreachable since ${new Date(cloud.since).toISOString()}${why}`);
+      else if (!this.cleanupPass.reconciled(name)) reasons.push(`provider ${name}: not reconciled yet`);
+    }
+    try {
+      await this.store.changeMarker();
+    } catch (err) {
+      reasons.push(`store: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    return { ok: reasons.length === 0, reasons, ...this.health() };
   }
 
   /** Asks for a planner run; many requests while one runs collapse into one more run. */
@@ -261,7 +298,7 @@ export class Daemon {
       for (let i = 0; i < launch.count && !this.stopping; i++) {
         // Write-ahead: the row (and its unique server name) is committed before the create call.
         const node = await this.store.createNode({ provider: launch.provider, label: label.name, image: label.image, target });
-        nodeLogger(this.log, node).info({ hostname: node.hostname }, 'node -> building');
+        nodeLogger(this.log, node).info({ node_hostname: node.hostname }, 'node -> building');
         this.startLaunch(node);
       }
     }

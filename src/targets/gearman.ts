@@ -85,7 +85,7 @@ export class GearmanTarget implements Target {
     const manager = parseAssignReply(reply);
     if (manager === null) throw new TargetError(`${fn} for ${node.name}: the reply names no manager: ${JSON.stringify(reply.slice(0, 200))}`);
     this.known.set(node.name, true);
-    this.log.info({ hostname: node.name, manager }, 'node assigned');
+    this.log.info({ node_hostname: node.name, manager }, 'node assigned');
     return { manager };
   }
 
@@ -96,17 +96,17 @@ export class GearmanTarget implements Target {
    */
   async unregister(node: Pick<NodeRecord, 'hostname' | 'manager'>): Promise<void> {
     if (!node.manager) {
-      this.log.warn({ hostname: node.hostname }, 'no manager recorded for the node: nothing to revoke');
+      this.log.warn({ node_hostname: node.hostname }, 'no manager recorded for the node: nothing to revoke');
       this.known.set(node.hostname, false);
       return;
     }
     const fn = `node_revoke:${node.manager}`;
     const servers = await this.serversWithWorker(fn);
     if (servers.length === 0) {
-      this.log.warn({ hostname: node.hostname, manager: node.manager }, 'the manager serves no node_revoke any more: nothing to revoke');
+      this.log.warn({ node_hostname: node.hostname, manager: node.manager }, 'the manager serves no node_revoke any more: nothing to revoke');
     } else {
       await this.submit(servers, fn, { name: node.hostname }, node.hostname);
-      this.log.info({ hostname: node.hostname, manager: node.manager }, 'node revoked');
+      this.log.info({ node_hostname: node.hostname, manager: node.manager }, 'node revoked');
     }
     this.known.set(node.hostname, false);
   }

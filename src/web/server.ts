@@ -18,7 +18,11 @@ export async function startWebServer(daemon: Daemon, opts: { host: string; port:
     const path = (req.url ?? '/').split('?')[0];
     const routes: Record<string, () => Promise<void>> = {
       '/metrics': async () => send(200, daemon.metrics.registry.contentType, await daemon.metrics.registry.metrics()),
-      '/health': async () => json(daemon.health()),
+      // 503 with the reasons when a cloud or the store is unusable: a load balancer or probe can act on it.
+      '/health': async () => {
+        const health = await daemon.healthCheck();
+        send(health.ok ? 200 : 503, 'application/json', JSON.stringify(health));
+      },
       '/api/nodes': async () => json(await daemon.store.listNodes()),
       '/api/images': async () => json(await daemon.store.listImages()),
     };

@@ -4,6 +4,10 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { afterEach, expect, it } from 'vitest';
 import { Publisher } from 'zeromq';
 import type { EventListenerStats } from '../../src/events/listener.js';
+import { hostname as osHostname } from 'node:os';
+import { createLogger } from '../../src/log.js';
+import { startWebServer } from '../../src/web/server.js';
+import { duplicateKeys } from '../helpers/json-keys.js';
 import { startPool, type PoolHarness } from '../helpers/pool-harness.js';
 import { waitFor } from '../helpers/wait.js';
 import { exited, startDaemonProcess } from '../helpers/daemon-process.js';
@@ -105,14 +109,57 @@ it('starts while one cloud is down, serves the other, and uses the first once it
   const port = Number(new URL(down.authUrl).port);
   const sshPort = down.sshPort;
   await down.close();
+  const lines: string[] = [];
+  const daemon = await h.startDaemon(createLogger({ level: 'debug', destination: { write: (s: string) => void lines.push(s) } }));
+  const web = await startWebServer(daemon, { host: '127.0.0.1', port: 0 });
+  try {
+    await waitFor(async () => (await daemon.store.listNodes({ states: ['ready'] })).length === 1, { what: 'cloud-a node' });
+    expect((await daemon.store.listNodes()).map((n) => n.provider)).toEqual(['cloud-a']);
+    // /health says why it is unhealthy; another failed pass does not log the outage again.
+    const passes = () => lines.filter((l) => /^(cloud not reconciled|reconcile pass failed)/.test(JSON.parse(l).msg)).length;
+    await waitFor(() => passes() >= 2, { what: 'a second failed reconcile pass of cloud-b' });
+    const sick = await fetch(`${web.url}/health`);
+    expect(sick.status).toBe(503);
+    const body = (await sick.json()) as { ok: boolean; reasons: string[] };
+    expect(body.ok).toBe(false);
+    expect(body.reasons).toEqual([expect.stringMatching(/^provider cloud-b: cloud unreachable since \S+: .+/)]);
+    expect(await daemon.metrics.registry.getSingleMetricAsString('nodepool_cloud_up')).toMatch(/provider="cloud-b"\} 0/);
+    // cloud-b comes back where it was; the next cleanup pass reconciles it and launches there.
+    const keys = await readFile(`${h.keyPath}.pub`, 'utf8');
+    const back = await startOpenStackEmulator({ seed: 9, bootTimeMs: 100, port, sshPort, sshAuthorizedKeys: [keys] });
+    h.clouds.set('cloud-b', back);
+    await waitFor(async () => (await daemon.store.listNodes({ provider: 'cloud-b', states: ['ready'] })).length === 1, { what: 'cloud-b used once back', timeoutMs: 30_000 });
+    const well = await fetch(`${web.url}/health`);
+    expect(well.status).toBe(200);
+    expect(((await well.json()) as { reasons: string[] }).reasons).toEqual([]);
+    const cloudLines = lines.map((l) => JSON.parse(l) as { msg: string; provider?: string; level: number }).filter((l) => /^cloud (un)?reachable/.test(l.msg));
+    expect(cloudLines.map((l) => [l.level, l.msg, l.provider])).toEqual([
+      [40, 'cloud unreachable', 'cloud-b'],
+      [30, 'cloud reachable again', 'cloud-b'],
+    ]);
+    // Every line has unique keys, and pino's `hostname` is the machine's, never a node's.
+    expect(lines.flatMap((l) => duplicateKeys(l).map((k) => `${k} in ${l}`))).toEqual([]);
+    const parsed = lines.map((l) => JSON.parse(l) as { hostname?: string; node_hostname?: string; msg: string });
+    expect(new Set(parsed.map((l) => l.hostname))).toEqual(new Set([osHostname()]));
+    expect(parsed.some((l) => l.node_hostname && l.msg === 'node -> building')).toBe(true);
+  } finally {
+    await web.close();
+  }
+});
+
+it('/health answers 503 naming the store when the store does not answer', async () => {
+  h = await startPool({ clouds: [{ name: 'cloud-a', maxServers: 1 }], labels: [{ name: 'small', minReady: 0, providers: ['cloud-a'] }] });
   const daemon = await h.startDaemon();
-  await waitFor(async () => (await daemon.store.listNodes({ states: ['ready'] })).length === 1, { what: 'cloud-a node' });
-  expect((await daemon.store.listNodes()).map((n) => n.provider)).toEqual(['cloud-a']);
-  // cloud-b comes back where it was; the next cleanup pass reconciles it and launches there.
-  const keys = await readFile(`${h.keyPath}.pub`, 'utf8');
-  const back = await startOpenStackEmulator({ seed: 9, bootTimeMs: 100, port, sshPort, sshAuthorizedKeys: [keys] });
-  h.clouds.set('cloud-b', back);
-  await waitFor(async () => (await daemon.store.listNodes({ provider: 'cloud-b', states: ['ready'] })).length === 1, { what: 'cloud-b used once back', timeoutMs: 30_000 });
+  const web = await startWebServer(daemon, { host: '127.0.0.1', port: 0 });
+  try {
+    expect((await fetch(`${web.url}/health`)).status).toBe(200);
+    await daemon.store.close();
+    const res = await fetch(`${web.url}/health`);
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { reasons: string[] }).reasons).toEqual([expect.stringMatching(/^store: /)]);
+  } finally {
+    await web.close();
+  }
 });
 
 it('keeps the build event counts (health and /metrics) across a reload that replaces the listener', async () => {
