@@ -208,6 +208,8 @@ export class Daemon {
     if (this.cfg['gearman-servers'].length) {
       this.demandSource = new GearmanDemandSource({
         servers: this.cfg['gearman-servers'],
+        // The daemon's timer polls at demand-interval; a server that was down is retried as often.
+        intervalMs: this.cfg['demand-interval'],
         clock: this.clock,
         log: this.log,
       });
@@ -229,10 +231,14 @@ export class Daemon {
 
   /** Gearman demand per label; a server that is down contributes nothing. */
   private async refreshDemand(): Promise<void> {
-    if (!this.demandSource || this.stopping) return;
-    const rows = await this.demandSource.refresh();
+    const source = this.demandSource;
+    if (!source || this.stopping) return;
+    const rows = await source.refresh();
     const { demand, unassigned } = demandByLabel(rows, this.cfg.labels.map((l) => l.name));
     for (const u of unassigned) this.log.debug({ job: u.job, waiting: u.waiting }, 'demand for a job with no known label');
+    this.metrics.demandUnassigned.set(unassigned.reduce((sum, u) => sum + u.waiting, 0));
+    this.metrics.gearmanUp.reset();
+    for (const g of source.health()) this.metrics.gearmanUp.set({ server: `${g.host}:${g.port}` }, g.up ? 1 : 0);
     this.demand = demand;
     this.requestPlan('demand');
   }

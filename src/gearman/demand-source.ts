@@ -71,7 +71,17 @@ export class GearmanDemandSource {
     const timeoutMs = opts.timeoutMs ?? 5000;
     const create =
       opts.createClient ??
-      ((server, o) => new GearmanAdminClient({ host: server.host, port: server.port, timeoutMs: o.timeoutMs, clock: o.clock, log: o.log }));
+      ((server, o) =>
+        new GearmanAdminClient({
+          host: server.host,
+          port: server.port,
+          timeoutMs: o.timeoutMs,
+          // Never longer than one interval: a server that comes back is seen at the next poll.
+          backoffMinMs: Math.min(500, this.intervalMs),
+          backoffMaxMs: this.intervalMs,
+          clock: o.clock,
+          log: o.log,
+        }));
     const now = this.clock.now();
     this.servers = opts.servers.map((address) => ({
       address: { host: address.host, port: address.port },

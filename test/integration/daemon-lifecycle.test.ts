@@ -8,6 +8,8 @@ import { hostname as osHostname } from 'node:os';
 import { createLogger } from '../../src/log.js';
 import { startWebServer } from '../../src/web/server.js';
 import { duplicateKeys } from '../helpers/json-keys.js';
+import { startGearmand } from '../helpers/gearmand.js';
+import { loadGearmanode } from '../../src/gearman/gearmanode.js';
 import { startPool, type PoolHarness } from '../helpers/pool-harness.js';
 import { waitFor } from '../helpers/wait.js';
 import { exited, startDaemonProcess } from '../helpers/daemon-process.js';
@@ -194,5 +196,38 @@ it('keeps the build event counts (health and /metrics) across a reload that repl
     expect(await receivedMetric()).toBe(after.received);
   } finally {
     for (const p of pubs) p.close();
+  }
+});
+
+it('exports gearman server up (per server) and unassigned demand in /metrics', async () => {
+  const g = await startGearmand();
+  try {
+    const client = loadGearmanode().client({ servers: [{ host: g.host, port: g.port }] });
+    client.on('error', () => undefined);
+    // Three builds of a job no build:JOB:LABEL function names (unassigned), one of a known label.
+    await Promise.all(
+      ['build:orphan', 'build:orphan', 'build:orphan', 'build:unit:small'].map(
+        (fn, i) => new Promise<void>((resolve, reject) => client.submitJob(fn, `p${i}`, { background: true }).once('created', () => resolve()).once('error', reject)),
+      ),
+    );
+    client.close();
+    h = await startPool({
+      clouds: [{ name: 'cloud-a', maxServers: 2 }],
+      labels: [{ name: 'small', minReady: 0, providers: ['cloud-a'] }],
+      extraTop: [`gearman-servers: [{ host: "${g.host}", port: ${g.port} }]`, 'demand-interval: 0.2s'],
+    });
+    const daemon = await h.startDaemon();
+    const metric = async (name: string) => daemon.metrics.registry.getSingleMetricAsString(name);
+    const server = `server="${g.host}:${g.port}"`;
+    await waitFor(async () => (await metric('nodepool_demand_unassigned')).includes('nodepool_demand_unassigned 3'), { what: 'unassigned demand 3' });
+    expect(await metric('nodepool_gearman_server_up')).toContain(`nodepool_gearman_server_up{${server}} 1`);
+    await g.kill();
+    await waitFor(async () => (await metric('nodepool_gearman_server_up')).includes(`{${server}} 0`), { what: 'gearman down' });
+    expect((daemon.health().gearman as { up: boolean }[])[0].up).toBe(false);
+    // (That the return is seen within one interval however long the outage is: gearman-admin.test.ts.)
+    await g.restart();
+    await waitFor(async () => (await metric('nodepool_gearman_server_up')).includes(`{${server}} 1`), { what: 'gearman back up' });
+  } finally {
+    await g.stop();
   }
 });

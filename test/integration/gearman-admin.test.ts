@@ -107,7 +107,8 @@ describe('GearmanAdminClient', () => {
     const clock = new ManualClock(1_000);
     const admin = new GearmanAdminClient({ host: down.host, port: down.port, clock, backoffMinMs: 1000, backoffMaxMs: 4000 });
     closers.push(() => admin.close());
-    expect((await admin.status()).length).toBeGreaterThanOrEqual(0);
+    await queueJobs(down, 'build:probe:small', 2);
+    expect([...(await admin.status())]).toEqual([{ function: 'build:probe:small', total: 2, running: 0, workers: 0 }]);
 
     await down.kill();
     // The open connection is closed by the server: the request fails, and so does the reconnect.
@@ -182,6 +183,29 @@ describe('GearmanDemandSource', () => {
     expect(lines.filter((l) => l.msg.startsWith('gearman server is back up'))).toHaveLength(1);
     await source.refresh();
     expect(downLines()).toHaveLength(1);
+  });
+
+  it('polls a server that was down again at the demand interval, however long the outage lasted', async () => {
+    const g = await startGearmand();
+    closers.push(() => g.stop());
+    const clock = new ManualClock(0);
+    const source = new GearmanDemandSource({ servers: [{ host: g.host, port: g.port }], intervalMs: 5000, clock });
+    closers.push(() => source.close());
+    await source.refresh();
+    expect(source.health()[0].up).toBe(true);
+    await g.kill();
+    // Ten minutes down, polled at every interval: the client's backoff never grows past it.
+    for (let i = 0; i < 120; i++) {
+      await clock.advance(5000);
+      await source.refresh();
+    }
+    expect(source.health()[0].up).toBe(false);
+    await g.restart();
+    await queueJobs(g, 'build:unit:small', 1);
+    await clock.advance(5000);
+    const rows = await source.refresh();
+    expect(source.health()[0]).toMatchObject({ up: true, since: 605_000 });
+    expect(row(rows, 'build:unit:small')).toEqual({ function: 'build:unit:small', total: 1, running: 0, workers: 0 });
   });
 
   it('polls on the injected clock and coalesces refreshes', async () => {
