@@ -214,13 +214,16 @@ export function defineProviderContract(name: string, setup: () => Promise<Provid
       expect(f).toBeDefined();
       expect(f!.ramMb).toBeGreaterThan(0);
       expect(f!.vcpus).toBeGreaterThan(0);
+      await server(); // at least one server, so usage cannot be right by being zero
       await h.setQuota(37);
       try {
         const q = await h.driver.getQuota();
         expect(q.maxInstances).toBe(37);
-        expect(q.usedInstances).toBe((await h.driver.listServers()).length);
-        expect(q.usedCores).toBeGreaterThanOrEqual(0);
-        expect(q.usedRamMb).toBeGreaterThanOrEqual(0);
+        const count = (await h.driver.listServers()).length;
+        expect(q.usedInstances).toBe(count);
+        // Every server the suite creates has h.flavorId: usage is what the suite created.
+        expect(q.usedCores).toBe(count * f!.vcpus);
+        expect(q.usedRamMb).toBe(count * f!.ramMb);
       } finally {
         await h.setQuota(1000);
       }
