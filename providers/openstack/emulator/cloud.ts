@@ -118,6 +118,8 @@ export interface QuotaUsage {
 
 export class Cloud {
   readonly servers = new Map<string, ServerRec>();
+  /** The most servers that existed at once (deleting ones included), for tests of max-servers. */
+  peakServers = 0;
   /** Deleted servers, newest last: Nova still shows them to `changes-since` queries. */
   readonly deleted = new Map<string, ServerRec>();
   readonly images = new Map<string, ImageRec>();
@@ -270,6 +272,7 @@ export class Cloud {
       goneAt: null,
     };
     this.servers.set(s.id, s);
+    this.peakServers = Math.max(this.peakServers, this.servers.size);
     return s;
   }
 

@@ -111,6 +111,8 @@ export interface OpenStackEmulator {
   totalCalls(): number;
   resetCalls(): void;
   servers(): EmulatedServer[];
+  /** The most servers that existed at once since the start (deleting ones included). */
+  peakServers(): number;
   images(): EmulatedImage[];
   setErrorRate(rate: number): void;
   setQuota(quota: QuotaLimits): void;
@@ -374,6 +376,7 @@ export async function startOpenStackEmulator(opts: OpenStackEmulatorOptions = {}
     calls: () => Object.fromEntries(counts),
     totalCalls: () => [...counts.values()].reduce((a, b) => a + b, 0),
     resetCalls: () => counts.clear(),
+    peakServers: () => cloud.peakServers,
     servers: () => {
       cloud.refresh();
       return [...cloud.servers.values()].map((s) => ({
