@@ -112,15 +112,18 @@ export class ManagedProvider {
 
   /**
    * Creates a server. A retryable failure (5xx, network, 429) may still have created it, so
-   * before each retry the server list is searched for `req.name` (names are unique per node)
-   * and a match is returned instead of creating a duplicate.
+   * before each retry the server list is searched for a server this very request could have
+   * created: named `req.name` and carrying every entry of `req.metadata`. Callers put their
+   * identity there (deployment id and node id, model.serverMetadata): a cloud project may hold a
+   * same-named server of another installation, and that one is never adopted.
    */
   createServer(req: CreateServerRequest, signal?: AbortSignal): Promise<CloudServer> {
+    const created = (s: CloudServer) => s.name === req.name && Object.entries(req.metadata).every(([k, v]) => s.metadata[k] === v);
     return this.retry(
       async (attempt) => {
         if (attempt > 0) {
           // One list, not retried on its own: if it fails retryably the whole attempt is retried.
-          const existing = (await this.listServersOnce(signal)).find((s) => s.name === req.name);
+          const existing = (await this.listServersOnce(signal)).find(created);
           if (existing) {
             this.log.info({ server: existing.id, name: req.name }, 'create failed but the server exists; using it');
             return existing;
@@ -131,6 +134,20 @@ export class ManagedProvider {
       'createServer',
       signal,
     );
+  }
+
+  /**
+   * One server by id, through the bucket with retries; null when the cloud answers 404 (or shows
+   * it deleted). Cleanup confirms a server missing from one list with it.
+   */
+  async getServer(id: string, signal?: AbortSignal): Promise<CloudServer | null> {
+    try {
+      const server = await this.retried('getServer', () => this.driver.getServer(id), signal);
+      return GONE_RAW.has(server.rawStatus.toLowerCase()) ? null : server;
+    } catch (err) {
+      if (err instanceof NotFoundError) return null;
+      throw err;
+    }
   }
 
   /** Deletes a server; one that is already gone counts as deleted. */

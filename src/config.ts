@@ -9,6 +9,7 @@ import { commentRanges, formatPath, keyNode, locate, pathAt, type KeyPath } from
 import { suggest } from './config/suggest.js';
 import { parseDuration } from './duration.js';
 import { ConfigError } from './errors.js';
+import { DEPLOYMENT_ID_PATTERN } from './deployment-id.js';
 
 // Each constraint carries one message saying what was expected; the loader appends what it found
 // ("expected a non-negative integer, got -3"), so the schema never echoes a value (secrets).
@@ -140,6 +141,14 @@ const gearmanServer = z.strictObject({
 
 export const configSchema = z
   .strictObject({
+    /**
+     * Names this installation in every server's metadata (and hostnames), so installations sharing
+     * a cloud project never take each other's servers. Optional: generated once and kept in the store.
+     */
+    'deployment-id': z
+      .string()
+      .regex(DEPLOYMENT_ID_PATTERN, 'expected 1 to 16 lowercase letters, digits or "-", not starting or ending with "-"')
+      .optional(),
     'gearman-servers': z.array(gearmanServer).default([]),
     'zmq-publishers': z.array(z.string().regex(/^tcp:\/\/[^:]+:\d+$/, 'expected tcp://HOST:PORT')).default([]),
     /** Cron schedules, as in the original Nodepool (image-update: when images are baked). */

@@ -18,6 +18,12 @@ export interface ProviderRuntime {
 }
 
 export interface PoolContext {
+  /**
+   * This installation's deployment id (config `deployment-id`, else generated once and kept in the
+   * store), resolved at start and fixed for the daemon's life. Every server we create carries it
+   * (model.serverMetadata); a server is ours only if it does.
+   */
+  readonly deploymentId: string;
   store: Store;
   clock: Clock;
   log: Logger;
@@ -34,6 +40,3 @@ export interface PoolContext {
   /** A launch ended: ready, or failed for good (quota refusals are not failures). */
   launchEnded(node: NodeRecord, outcome: 'ready' | 'failed'): void;
 }
-
-/** Marks our servers so cleanup can tell them from others' and find their node row. */
-export const OWNER = 'nodepool-ts';

@@ -2,10 +2,10 @@
 // register with the target, mark ready. The node row exists before the create call (write-ahead).
 // A failed attempt deletes its server before the next; after the last, the node goes to deleting.
 import { AuthError, BadRequestError, NotInStoreError, QuotaExceededError, SshKeyError, TargetAuthError, TimeoutError, errorCode } from './errors.js';
-import { META_NODE_ID, META_OWNER, META_PROVIDER, type NodeRecord } from './model.js';
+import { serverMetadata, type NodeRecord } from './model.js';
 import { nodeLogger, type Logger } from './log.js';
 import { waitForSsh } from './ssh-check.js';
-import { OWNER, type PoolContext, type ProviderRuntime } from './context.js';
+import type { PoolContext, ProviderRuntime } from './context.js';
 import type { ProviderImageConfig } from './config.js';
 
 /** Errors that another attempt cannot fix. */
@@ -126,7 +126,7 @@ export class Launcher {
         name: node.hostname,
         imageId: cloudImage.id,
         flavorId: flavor.id,
-        metadata: { ...image.meta, [META_OWNER]: OWNER, [META_NODE_ID]: String(node.id), [META_PROVIDER]: node.provider },
+        metadata: { ...image.meta, ...serverMetadata(ctx.deploymentId, node) },
         az: azs.length ? azs[node.id % azs.length] : undefined,
         keyName: p.keypair,
         networks: p.networks.length ? p.networks : undefined,

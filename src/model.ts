@@ -109,16 +109,37 @@ export interface AuditRow {
   time: number;
 }
 
-/** The server name and target node name: `<label>-<provider>-<id>`, lowercase, DNS-safe. */
-export function nodeHostname(label: string, provider: string, id: number): string {
-  return `${label}-${provider}-${id}`.toLowerCase().replace(/[^a-z0-9-]/g, '-');
+/**
+ * The server name and target node name, lowercase and DNS-safe: `<label>-<provider>-<deployment>-<id>`,
+ * or `<label>-<provider>-<id>` when the store knows no deployment id yet. Ids restart at 1 in every
+ * database, so the deployment id keeps names unique across installations sharing a cloud project or
+ * a master. The name is computed once, when the row is created: existing rows (and their Jenkins node
+ * names) keep theirs.
+ */
+export function nodeHostname(label: string, provider: string, id: number, deploymentId?: string): string {
+  return [label, provider, deploymentId, id].filter((part) => part !== undefined).join('-').toLowerCase().replace(/[^a-z0-9-]/g, '-');
 }
 
-/** Metadata every server we create carries; cleanup recognises our servers by it. */
+/**
+ * Metadata every server we create carries; cleanup recognises our servers by it. `nodepool_owner`
+ * is the product marker (any nodepool-ts), `nodepool_deployment` the installation: a server is ours
+ * only when both match, so several installations can share one cloud project. Node ids restart at
+ * 1 in every database, so the node id alone never identifies a server. Servers created before
+ * deployment ids existed carry only the marker: never adopted or deleted as leaks, listed by
+ * alien-list (a row that recorded such a server's id still owns it).
+ */
 export const META_OWNER = 'nodepool_owner';
+export const META_DEPLOYMENT = 'nodepool_deployment';
 export const META_NODE_ID = 'nodepool_node_id';
 export const META_IMAGE_ID = 'nodepool_image_id';
 export const META_PROVIDER = 'nodepool_provider';
+/** The value of META_OWNER on every server and image nodepool-ts creates. */
+export const OWNER = 'nodepool-ts';
+
+/** The identity metadata of a node's server (image metadata from the config goes underneath). */
+export function serverMetadata(deploymentId: string, node: Pick<NodeRecord, 'id' | 'provider'>): Record<string, string> {
+  return { [META_OWNER]: OWNER, [META_DEPLOYMENT]: deploymentId, [META_NODE_ID]: String(node.id), [META_PROVIDER]: node.provider };
+}
 
 /** A target removal the target has not acknowledged yet (see Store.addPendingUnregister). */
 export interface PendingUnregister {

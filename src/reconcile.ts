@@ -1,12 +1,13 @@
 // Pure decisions that match the store's rows against what a cloud lists. Used at start-up
 // (crash recovery) and by every cleanup pass. No I/O here: the daemon applies the actions.
-import { META_NODE_ID, META_OWNER, META_PROVIDER, type NodeRecord, type NodeState } from './model.js';
+import { META_DEPLOYMENT, META_NODE_ID, META_OWNER, META_PROVIDER, OWNER, type NodeRecord, type NodeState } from './model.js';
 import type { CloudServer } from '../providers/provider.js';
 import type { Config } from './config.js';
 
 export interface ReconcileInput {
   provider: string;
-  owner: string;
+  /** This installation's deployment id: only servers carrying it are ours (see model.META_DEPLOYMENT). */
+  deploymentId: string;
   /** Every row of this provider. */
   nodes: readonly NodeRecord[];
   /** Rows a launch or delete task is working on: they own their servers and are not judged. */
@@ -14,6 +15,8 @@ export interface ReconcileInput {
   servers: readonly CloudServer[];
   /** Ids of servers judged leaked on the previous pass. */
   suspects: ReadonlySet<string>;
+  /** Ids of nodes whose server the previous complete list did not show (and no GET found since). */
+  missing: ReadonlySet<number>;
   /** At start-up no launch is in flight, so a building row without a server never got one. */
   startup: boolean;
 }
@@ -23,29 +26,38 @@ export interface ReconcileActions {
   adopt: { nodeId: number; serverId: string }[];
   /** Building rows whose server never got created: drop them, the planner launches anew. */
   dropRows: number[];
-  /** Rows whose server the cloud no longer lists: go to deleting. */
+  /** Rows whose server two consecutive complete lists missed: go to deleting. */
   lost: number[];
+  /**
+   * Rows whose server this list missed for the first time: remember them for the next pass, and
+   * confirm with one GET (404: lost at once; found: forget the miss). One list alone never loses a node.
+   */
+  missing: Set<number>;
   /** Ours by metadata, no live row, seen on two consecutive passes: delete. */
   leaked: CloudServer[];
   /** Seen for the first time without a row: delete if still so next pass. */
   suspects: Set<string>;
 }
 
-export function isOurs(server: CloudServer, owner: string, provider: string): boolean {
-  return server.metadata[META_OWNER] === owner && server.metadata[META_PROVIDER] === provider;
+/** Created by this installation (product marker and deployment id) for this provider. */
+export function isOurs(server: CloudServer, deploymentId: string, provider: string): boolean {
+  const m = server.metadata;
+  return m[META_OWNER] === OWNER && m[META_DEPLOYMENT] === deploymentId && m[META_PROVIDER] === provider;
 }
 
 export function reconcile(input: ReconcileInput): ReconcileActions {
-  const actions: ReconcileActions = { adopt: [], dropRows: [], lost: [], leaked: [], suspects: new Set() };
+  const actions: ReconcileActions = { adopt: [], dropRows: [], lost: [], missing: new Set(), leaked: [], suspects: new Set() };
   const byId = new Map(input.servers.map((s) => [s.id, s]));
   const rowsById = new Map(input.nodes.map((n) => [n.id, n]));
-  const ours = input.servers.filter((s) => isOurs(s, input.owner, input.provider) && s.status !== 'deleting');
+  const ours = input.servers.filter((s) => isOurs(s, input.deploymentId, input.provider) && s.status !== 'deleting');
 
   const busy = input.busy ?? new Set<number>();
   for (const node of input.nodes) {
     if (node.state === 'deleting' || busy.has(node.id)) continue;
     if (node.serverId) {
-      if (!byId.has(node.serverId)) actions.lost.push(node.id);
+      if (byId.has(node.serverId)) continue;
+      if (input.missing.has(node.id)) actions.lost.push(node.id);
+      else actions.missing.add(node.id);
       continue;
     }
     if (node.state !== 'building' || !input.startup) continue;

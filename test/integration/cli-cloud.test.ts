@@ -77,9 +77,12 @@ async function run(argv: string[], config = configPath): Promise<{ code: number;
   return { code, out, err };
 }
 
-async function server(name: string): Promise<string> {
-  return (await driver.createServer({ name, imageId, flavorId, metadata: {} })).id;
+async function server(name: string, metadata: Record<string, string> = {}): Promise<string> {
+  return (await driver.createServer({ name, imageId, flavorId, metadata })).id;
 }
+
+/** The metadata the daemon of deployment `dep` puts on node `id`'s server. */
+const meta = (dep: string, id: number) => ({ nodepool_owner: 'nodepool-ts', nodepool_deployment: dep, nodepool_provider: 'cloud-a', nodepool_node_id: String(id) });
 
 const alive = (id: string) => emu.servers().some((s) => s.id === id && s.status !== 'DELETED');
 
@@ -121,14 +124,46 @@ describe('nodepool delete --now', () => {
     }
   });
 
-  it('finds the server by hostname when the node never recorded a server id', async () => {
+  it('finds the server by hostname and our metadata when the node never recorded a server id', async () => {
+    await store.setMetaIfAbsent('deployment_id', 'dep-a');
     const node = await store.createNode({ provider: 'cloud-a', label: 'trusty', image: 'ubuntu', target: 't' });
-    const id = await server(node.hostname);
-    const other = await server('somebody-else');
+    const id = await server(node.hostname, meta('dep-a', node.id));
+    const other = await server('somebody-else', meta('dep-a', node.id + 1));
     expect((await run(['delete', String(node.id), '--now'])).code).toBe(0);
     await waitFor(() => !alive(id), { timeoutMs: 10_000 });
     expect(alive(other)).toBe(true);
     expect(await store.getNode(node.id)).toBeUndefined();
+  });
+
+  it('never deletes a same-named server of another deployment or one without our metadata', async () => {
+    await store.setMetaIfAbsent('deployment_id', 'dep-a');
+    const node = await store.createNode({ provider: 'cloud-a', label: 'trusty', image: 'ubuntu', target: 't' });
+    const theirs = await server(node.hostname, meta('dep-b', node.id));
+    const plain = await server(node.hostname);
+    const { code, err } = await run(['delete', String(node.id), '--now']);
+    expect([code, err]).toEqual([0, '']);
+    expect(await store.getNode(node.id)).toBeUndefined();
+    expect(alive(theirs)).toBe(true);
+    expect(alive(plain)).toBe(true);
+  });
+
+  it('without a known deployment id searches no server by name, and says so', async () => {
+    const node = await store.createNode({ provider: 'cloud-a', label: 'trusty', image: 'ubuntu', target: 't' });
+    const theirs = await server(node.hostname, meta('dep-b', node.id));
+    const { code, err } = await run(['delete', String(node.id), '--now']);
+    expect(code).toBe(0);
+    expect(err).toMatch(/no deployment id known/);
+    expect(alive(theirs)).toBe(true);
+  });
+
+  it('refuses a config deployment-id that differs from the database', async () => {
+    await store.setMetaIfAbsent('deployment_id', 'dep-a');
+    const config = join(dir, 'other-deployment.yaml');
+    writeFileSync(config, `deployment-id: dep-b\n${readFileSync(configPath, 'utf8')}`);
+    const node = await store.createNode({ provider: 'cloud-a', label: 'trusty', image: 'ubuntu', target: 't' });
+    const { code, err } = await run(['delete', String(node.id), '--now'], config);
+    expect(code).toBe(1);
+    expect(err).toMatch(/deployment "dep-a"/);
   });
 
   it('treats a server that is already gone as deleted', async () => {
@@ -148,26 +183,36 @@ describe('nodepool delete --now', () => {
 });
 
 describe('nodepool alien-list', () => {
-  it('lists servers no node owns, by server id or hostname', async () => {
+  it('lists servers no node owns (by server id, or hostname and our metadata), saying whose they are', async () => {
+    await store.setMetaIfAbsent('deployment_id', 'dep-a');
     const byId = await store.createNode({ provider: 'cloud-a', label: 'trusty', image: 'ubuntu', target: 't' });
     await store.updateNode(byId.id, { serverId: await server('renamed-in-cloud') });
     const byName = await store.createNode({ provider: 'cloud-a', label: 'trusty', image: 'ubuntu', target: 't' });
-    await server(byName.hostname);
+    await server(byName.hostname, meta('dep-a', byName.id));
     const strayId = await server('stray-server');
+    // Another installation on the same project, with the same hostname and node id as one of ours.
+    const theirsId = await server(byName.hostname, meta('dep-b', byName.id));
+    const leakId = await server('trusty-cloud-a-dep-a-99', meta('dep-a', 99));
 
     const table = await run(['alien-list']);
     expect(table.err).toBe('');
     expect(table.code).toBe(0);
-    const lines = table.out.trimEnd().split('\n');
-    expect(lines[0].split(/\s{2,}/)).toEqual(['Provider', 'Hostname', 'Server ID', 'IP']);
-    expect(lines).toHaveLength(2);
-    expect(lines[1].split(/\s{2,}/).slice(0, 3)).toEqual(['cloud-a', 'stray-server', strayId]);
+    const rows = table.out.trimEnd().split('\n').map((l) => l.split(/\s{2,}/));
+    expect(rows[0]).toEqual(['Provider', 'Hostname', 'Server ID', 'IP', 'Owner']);
+    expect(rows.slice(1).map((r) => [r[2], r.at(-1)]).sort()).toEqual(
+      [
+        [strayId, 'foreign'],
+        [theirsId, 'other deployment dep-b'],
+        [leakId, 'this deployment'],
+      ].sort(),
+    );
 
     const json = await run(['alien-list', '--json']);
-    const aliens = JSON.parse(json.out);
-    expect(aliens).toHaveLength(1);
-    expect(aliens[0]).toMatchObject({ provider: 'cloud-a', hostname: 'stray-server', serverId: strayId });
-    expect(Object.keys(aliens[0]).sort()).toEqual(['hostname', 'ip', 'provider', 'serverId']);
+    const aliens = JSON.parse(json.out) as Record<string, unknown>[];
+    expect(aliens).toHaveLength(3);
+    expect(aliens.find((a) => a.serverId === strayId)).toMatchObject({ provider: 'cloud-a', hostname: 'stray-server', serverId: strayId, owner: 'foreign', deployment: null });
+    expect(Object.keys(aliens[0]).sort()).toEqual(['deployment', 'hostname', 'ip', 'owner', 'provider', 'serverId']);
+    expect(aliens.find((a) => a.serverId === theirsId)).toMatchObject({ hostname: byName.hostname, owner: 'other deployment dep-b', deployment: 'dep-b' });
   });
 
   it('reports an unreachable provider on stderr with exit 1 and still lists the others', async () => {

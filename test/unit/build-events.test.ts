@@ -60,6 +60,7 @@ function setup(cfg: Config): Harness {
   const metrics = new Metrics();
   const harness: Harness = { handler: undefined as unknown as BuildEventHandler, store, metrics, clock, plans: [], deletes: [], settled: true, watch: null };
   const ctx: PoolContext = {
+    deploymentId: 'test',
     store,
     clock,
     log: silentLogger,

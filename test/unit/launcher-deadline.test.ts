@@ -96,6 +96,7 @@ describe('launch deadline', () => {
     const key = ssh2.utils.generateKeyPairSync('ecdsa', { bits: 256 }).private;
     const ended: string[] = [];
     const ctx: PoolContext = {
+      deploymentId: 'test',
       store,
       clock,
       log: silentLogger,

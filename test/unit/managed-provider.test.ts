@@ -58,7 +58,8 @@ class FakeDriver implements ProviderDriver {
     return [...this.servers.values()].map((s) => ({ ...s }));
   }
   async getServer(id: string): Promise<CloudServer> {
-    this.enter('getServer');
+    const f = this.enter('getServer');
+    if (f) throw f.err;
     const s = this.servers.get(id);
     if (!s) throw new NotFoundError(`server ${id}`, 404);
     return { ...s };
@@ -208,12 +209,55 @@ describe('ManagedProvider: createServer', () => {
     await provider.close();
   });
 
+  it('after a lost answer it never adopts a same-named server of another deployment: it creates its own', async () => {
+    const { driver, provider, drive } = setup();
+    const ours = { nodepool_owner: 'nodepool-ts', nodepool_deployment: 'dep-a', nodepool_node_id: '1', nodepool_provider: 'fake' };
+    // Another installation on the same project: same hostname scheme, node ids from 1, same provider name.
+    const theirs: CloudServer = { id: 'theirs', name: 'np-0005', status: 'active', rawStatus: 'ACTIVE', ip: null, az: null, fault: null, created: 0, metadata: { ...ours, nodepool_deployment: 'dep-b' } };
+    driver.servers.set(theirs.id, theirs);
+    driver.failures.createServer = [{ err: new CloudServerError('503', 503) }];
+    const s = await drive(provider.createServer({ ...req('np-0005'), metadata: ours }));
+    expect(s.id).not.toBe('theirs');
+    expect(s.metadata).toEqual(ours);
+    expect(driver.count('createServer')).toBe(2);
+    expect([...driver.servers.keys()].sort()).toEqual(['srv-1', 'theirs']);
+    await provider.close();
+  });
+
   it('a quota error propagates at once, without a retry or a list', async () => {
     const { driver, provider } = setup();
     driver.failures.createServer = [{ err: new QuotaExceededError('Quota exceeded for instances', 403) }];
     await expect(provider.createServer(req('np-0004'))).rejects.toBeInstanceOf(QuotaExceededError);
     expect(driver.count('createServer')).toBe(1);
     expect(driver.count('listServers')).toBe(0);
+    await provider.close();
+  });
+});
+
+describe('ManagedProvider: getServer', () => {
+  it('answers the server, null for a 404, and retries a 5xx', async () => {
+    const { driver, provider, drive } = setup();
+    const created = await drive(provider.createServer(req('np-0010')));
+    driver.failures.getServer = [{ err: new CloudServerError('503', 503) }];
+    expect((await drive(provider.getServer(created.id)))?.id).toBe(created.id);
+    expect(driver.count('getServer')).toBe(2);
+    expect(await drive(provider.getServer('srv-none'))).toBeNull();
+    expect(driver.count('getServer')).toBe(3);
+    await provider.close();
+  });
+
+  it('answers null for a server the cloud shows as DELETED', async () => {
+    const { driver, provider, drive } = setup();
+    const created = await drive(provider.createServer(req('np-0011')));
+    driver.setStatus(created.id, 'deleting', 'DELETED');
+    expect(await drive(provider.getServer(created.id))).toBeNull();
+    await provider.close();
+  });
+
+  it('goes through the rate limit like every call', async () => {
+    const { driver, provider, drive } = setup({ rateSeconds: 2, burst: 1 });
+    await drive(Promise.all([provider.getQuota(), provider.getServer('x')]));
+    expect(driver.calls.getServer[0] - 1_000_000).toBe(2000);
     await provider.close();
   });
 });

@@ -4,15 +4,18 @@ import type { NodeRecord } from '../../src/model.js';
 import type { CloudServer } from '../../providers/provider.js';
 
 const OWNER = 'nodepool-ts';
+const DEP = 'dep-a';
 const node = (id: number, state: NodeRecord['state'], serverId: string | null, extra: Partial<NodeRecord> = {}): NodeRecord => ({
   id, provider: 'a', label: 'l', image: 'i', target: '', hostname: `l-a-${id}`, serverId, ip: null, az: null, state,
   stateTime: 0, holdReason: null, holdExpires: null, comment: null, manager: null, launchAttempts: 1, created: 0, ...extra,
 });
 const server = (id: string, nodeId: number | null, extra: Partial<CloudServer> = {}): CloudServer => ({
   id, name: `s-${id}`, status: 'active', rawStatus: 'ACTIVE', ip: null, az: null, fault: null, created: 0,
-  metadata: nodeId === null ? {} : { nodepool_owner: OWNER, nodepool_provider: 'a', nodepool_node_id: String(nodeId) }, ...extra,
+  metadata: nodeId === null ? {} : { nodepool_owner: OWNER, nodepool_deployment: DEP, nodepool_provider: 'a', nodepool_node_id: String(nodeId) }, ...extra,
 });
-const input = (over: Partial<ReconcileInput>): ReconcileInput => ({ provider: 'a', owner: OWNER, nodes: [], servers: [], suspects: new Set(), startup: false, ...over });
+const input = (over: Partial<ReconcileInput>): ReconcileInput => ({ provider: 'a', deploymentId: DEP, nodes: [], servers: [], suspects: new Set(), missing: new Set(), startup: false, ...over });
+/** The same server as another nodepool-ts deployment on the same cloud project created it. */
+const otherDeployment = (s: CloudServer, dep = 'dep-b'): CloudServer => ({ ...s, metadata: { ...s.metadata, nodepool_deployment: dep } });
 
 describe('reconcile', () => {
   it('at start-up adopts a building row whose create answer was lost, and drops one never created', () => {
@@ -28,9 +31,30 @@ describe('reconcile', () => {
     expect([...r.suspects]).toEqual([]);
   });
 
-  it('marks rows whose server vanished as lost', () => {
-    const r = reconcile(input({ nodes: [node(1, 'ready', 's1'), node(2, 'hold', 's2'), node(3, 'deleting', 's3')], servers: [server('s2', 2)] }));
-    expect(r.lost).toEqual([1]);
+  it('a row missed by one list is only missing; missed by two consecutive lists it is lost (in-use too)', () => {
+    const nodes = [node(1, 'ready', 's1'), node(2, 'hold', 's2'), node(3, 'deleting', 's3'), node(4, 'in-use', 's4')];
+    const first = reconcile(input({ nodes, servers: [server('s2', 2)] }));
+    expect(first.lost).toEqual([]);
+    expect([...first.missing]).toEqual([1, 4]);
+    const second = reconcile(input({ nodes, servers: [server('s2', 2)], missing: first.missing }));
+    expect(second.lost).toEqual([1, 4]);
+    expect([...second.missing]).toEqual([]);
+  });
+
+  it('forgets a miss when the next list shows the server again', () => {
+    const nodes = [node(1, 'in-use', 's1')];
+    const back = reconcile(input({ nodes, servers: [server('s1', 1)], missing: new Set([1]) }));
+    expect(back.lost).toEqual([]);
+    expect([...back.missing]).toEqual([]);
+    const again = reconcile(input({ nodes, servers: [], missing: back.missing }));
+    expect(again.lost).toEqual([]);
+    expect([...again.missing]).toEqual([1]);
+  });
+
+  it('a busy row is not judged and its miss is not carried over', () => {
+    const r = reconcile(input({ nodes: [node(1, 'ready', 's1')], busy: new Set([1]), servers: [], missing: new Set([1]) }));
+    expect(r.lost).toEqual([]);
+    expect([...r.missing]).toEqual([]);
   });
 
   it('deletes a leaked server only on the second consecutive sighting', () => {
@@ -41,8 +65,24 @@ describe('reconcile', () => {
     expect(second.leaked.map((s) => s.id)).toEqual(['s9']);
   });
 
+  it('never deletes a server of another deployment on the same project, even with the same node id', () => {
+    const nodes = [node(1, 'ready', 's1')];
+    const theirs = otherDeployment(server('t1', 1));
+    const legacy = server('old', 1, { metadata: { nodepool_owner: OWNER, nodepool_provider: 'a', nodepool_node_id: '1' } });
+    const first = reconcile(input({ nodes, servers: [server('s1', 1), theirs, legacy] }));
+    const second = reconcile(input({ nodes, servers: [server('s1', 1), theirs, legacy], suspects: first.suspects }));
+    expect([...first.suspects, ...second.suspects]).toEqual([]);
+    expect(second.leaked).toEqual([]);
+  });
+
+  it('at start-up adopts only a server of our own deployment for an interrupted launch', () => {
+    const r = reconcile(input({ startup: true, nodes: [node(1, 'building', null)], servers: [otherDeployment(server('t1', 1))] }));
+    expect(r.adopt).toEqual([]);
+    expect(r.dropRows).toEqual([1]);
+  });
+
   it('never touches servers without our metadata, of another provider, or owned by a live row', () => {
-    const other = server('x', 5, { metadata: { nodepool_owner: OWNER, nodepool_provider: 'b', nodepool_node_id: '5' } });
+    const other = server('x', 5, { metadata: { nodepool_owner: OWNER, nodepool_deployment: DEP, nodepool_provider: 'b', nodepool_node_id: '5' } });
     const suspects = new Set(['plain', 'x', 's1']);
     const r = reconcile(input({ nodes: [node(1, 'ready', 's1')], servers: [server('plain', null), other, server('s1', 1)], suspects }));
     expect(r.leaked).toEqual([]);

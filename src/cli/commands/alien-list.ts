@@ -2,8 +2,10 @@
 import type { Command } from 'commander';
 import { createDriver } from '../../../providers/registry.js';
 import type { CloudServer } from '../../../providers/provider.js';
+import { knownDeploymentId } from '../../deployment-id.js';
 import { silentLogger } from '../../log.js';
-import type { NodeRecord } from '../../model.js';
+import { META_DEPLOYMENT, META_NODE_ID, META_OWNER, OWNER, type NodeRecord } from '../../model.js';
+import { isOurs } from '../../reconcile.js';
 import type { CliContext } from '../context.js';
 import { formatTable } from '../table.js';
 
@@ -12,15 +14,40 @@ export interface Alien {
   hostname: string;
   serverId: string;
   ip: string | null;
+  /**
+   * Whose it is, by its metadata: "foreign" (not nodepool-ts), "other deployment <id>" (another
+   * nodepool-ts installation on the same project: theirs, leave it), "this deployment" (ours
+   * without a row: the daemon deletes it as a leak), "nodepool-ts, no deployment id" (created
+   * before deployment ids), or "deployment <id>" when this database's own id is not known.
+   */
+  owner: string;
+  /** The server's nodepool-ts deployment id, if it carries one. */
+  deployment: string | null;
 }
 
-/** Servers matched by neither a node's server id nor its hostname. */
-export function findAliens(provider: string, servers: readonly CloudServer[], nodes: readonly NodeRecord[]): Alien[] {
+function ownerOf(server: CloudServer, deploymentId: string | undefined): string {
+  if (server.metadata[META_OWNER] !== OWNER) return 'foreign';
+  const dep = server.metadata[META_DEPLOYMENT];
+  if (dep === undefined) return 'nodepool-ts, no deployment id';
+  if (deploymentId === undefined) return `deployment ${dep}`;
+  return dep === deploymentId ? 'this deployment' : `other deployment ${dep}`;
+}
+
+/**
+ * Servers no node row owns. A row owns the server whose id it recorded, or (a launch that never
+ * recorded the id) the server with its hostname that carries our deployment id and its node id.
+ */
+export function findAliens(provider: string, servers: readonly CloudServer[], nodes: readonly NodeRecord[], deploymentId?: string): Alien[] {
   const ids = new Set(nodes.map((n) => n.serverId).filter((id) => id !== null));
-  const names = new Set(nodes.map((n) => n.hostname));
+  const byName = new Map(nodes.filter((n) => n.provider === provider).map((n) => [n.hostname, n]));
+  const owned = (s: CloudServer) => {
+    if (ids.has(s.id)) return true;
+    const row = byName.get(s.name);
+    return !!row && deploymentId !== undefined && isOurs(s, deploymentId, provider) && s.metadata[META_NODE_ID] === String(row.id);
+  };
   return servers
-    .filter((s) => !ids.has(s.id) && !names.has(s.name))
-    .map((s) => ({ provider, hostname: s.name, serverId: s.id, ip: s.ip }));
+    .filter((s) => !owned(s))
+    .map((s) => ({ provider, hostname: s.name, serverId: s.id, ip: s.ip, owner: ownerOf(s, deploymentId), deployment: s.metadata[META_DEPLOYMENT] ?? null }));
 }
 
 export function register(program: Command, ctx: CliContext): void {
@@ -30,13 +57,16 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--json', 'print a JSON array')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const config = ctx.loadConfig(cmd);
-      const nodes = await ctx.withStore(cmd, (store) => store.listNodes());
+      const { nodes, deploymentId } = await ctx.withStore(cmd, async (store) => ({
+        nodes: await store.listNodes(),
+        deploymentId: await knownDeploymentId(store, config['deployment-id']),
+      }));
       const aliens: Alien[] = [];
       for (const cfg of config.providers) {
         try {
           const driver = createDriver(cfg, { clock: ctx.io.clock, log: silentLogger });
           try {
-            aliens.push(...findAliens(cfg.name, await driver.listServers(), nodes));
+            aliens.push(...findAliens(cfg.name, await driver.listServers(), nodes, deploymentId));
           } finally {
             await driver.close();
           }
@@ -47,6 +77,6 @@ export function register(program: Command, ctx: CliContext): void {
         }
       }
       if (opts.json) ctx.printJson(aliens);
-      else ctx.print(formatTable(['Provider', 'Hostname', 'Server ID', 'IP'], aliens.map((a) => [a.provider, a.hostname, a.serverId, a.ip])));
+      else ctx.print(formatTable(['Provider', 'Hostname', 'Server ID', 'IP', 'Owner'], aliens.map((a) => [a.provider, a.hostname, a.serverId, a.ip, a.owner])));
     });
 }

@@ -2,9 +2,11 @@
 import type { Command } from 'commander';
 import { createDriver } from '../../../providers/registry.js';
 import { createTarget } from '../../targets/registry.js';
+import { knownDeploymentId } from '../../deployment-id.js';
 import { NotFoundError } from '../../errors.js';
 import { silentLogger } from '../../log.js';
-import type { NodeRecord } from '../../model.js';
+import { META_NODE_ID, type NodeRecord } from '../../model.js';
+import { isOurs } from '../../reconcile.js';
 import type { Store } from '../../store/store.js';
 import { parseId } from '../args.js';
 import type { CliContext } from '../context.js';
@@ -48,11 +50,19 @@ async function deleteNow(ctx: CliContext, cmd: Command, store: Store, node: Node
       await target.close();
     }
   }
+  const deploymentId = await knownDeploymentId(store, config['deployment-id']);
   const driver = createDriver(cfg, { clock: ctx.io.clock, log: silentLogger });
   try {
-    // Without a server id the launch may have crashed between create and recording the id:
-    // the server, if any, carries the node's hostname as its name.
-    const ids = node.serverId ? [node.serverId] : (await driver.listServers()).filter((s) => s.name === node.hostname).map((s) => s.id);
+    // Without a server id the launch may have crashed between create and recording the id: the
+    // server, if any, carries the node's hostname and our metadata (deployment and node id). A
+    // same-named server of another installation on the project is not ours to delete.
+    let ids = node.serverId ? [node.serverId] : [];
+    if (!node.serverId && deploymentId) {
+      const servers = await driver.listServers();
+      ids = servers.filter((s) => s.name === node.hostname && isOurs(s, deploymentId, node.provider) && s.metadata[META_NODE_ID] === String(node.id)).map((s) => s.id);
+    } else if (!node.serverId) {
+      ctx.io.err.write(`warning: node ${node.id}: no deployment id known (none in the config or the database); servers are not searched by name\n`);
+    }
     for (const serverId of ids) {
       try {
         await driver.deleteServer(serverId);
