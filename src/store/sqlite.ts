@@ -223,7 +223,9 @@ export class SqliteStore implements Store {
         )
         .run(input.provider, input.label, input.image, input.target, now, now);
       const id = Number(lastInsertRowid);
-      this.db.prepare('UPDATE nodes SET hostname = ? WHERE id = ?').run(nodeHostname(input.label, input.provider, id), id);
+      // The deployment id (if the daemon stored one) makes the name unique across installations.
+      const deployment = (this.db.prepare("SELECT value FROM meta WHERE key = 'deployment_id'").get() as { value: string } | undefined)?.value;
+      this.db.prepare('UPDATE nodes SET hostname = ? WHERE id = ?').run(nodeHostname(input.label, input.provider, id, deployment), id);
       this.writeAudit('node', id, null, 'building', null, now);
       return this.nodeRow(id)!;
     }).immediate();

@@ -44,6 +44,10 @@ it('recovers from SIGKILL with launches and deletes in flight', async () => {
       },
       { what: 'six ready nodes and no leaked server', timeoutMs: 60_000 },
     );
+    // The restart kept the deployment id: every server, old and new, carries the stored one.
+    const deploymentId = await store.getMeta('deployment_id');
+    expect(deploymentId).toMatch(/^[0-9a-f]{8}$/);
+    for (const s of cloud.servers()) expect(s.metadata.nodepool_deployment).toBe(deploymentId);
     // No live node was deleted: the ready nodes we did not delete kept their servers.
     for (const k of keep) {
       expect((await store.getNode(k.id))?.serverId).toBe(k.serverId);
