@@ -413,6 +413,11 @@ export class Daemon {
       this.log.error({ err: (err as Error).message }, 'config reload failed; keeping the running config');
       return false;
     }
+    // Servers are recognised by the deployment id: it never changes while the daemon runs.
+    if (next['deployment-id'] !== undefined && next['deployment-id'] !== this.deploymentId) {
+      this.log.error({ deploymentId: this.deploymentId, configured: next['deployment-id'] }, 'config reload failed: deployment-id cannot change; keeping the running config');
+      return false;
+    }
     const changes = planReload(this.cfg, next);
     for (const name of this.providers.apply(next.providers)) this.cleanupPass.add(name);
     const closing = changes.targetsToClose.map((name) => this.targets.get(name)).filter((t): t is Target => t !== undefined);

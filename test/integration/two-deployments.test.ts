@@ -1,6 +1,7 @@
 // Two installations (two databases, same config, no deployment-id: each generates its own) on
 // one emulated cloud project. Their node ids and hostname schemes collide; neither may take the
 // other's servers for leaks.
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { Daemon } from '../../src/daemon.js';
@@ -57,4 +58,15 @@ it('two deployments on one cloud project never delete each other\'s servers', as
   } finally {
     await store.close();
   }
+});
+
+it('a reload cannot change the deployment id: the running config is kept', async () => {
+  h = await startPool({ clouds: [{ name: 'cloud-a', maxServers: 1 }], labels: [{ name: 'small', minReady: 0, providers: ['cloud-a'] }] });
+  const d = await h.startDaemon();
+  const yaml = await readFile(h.configPath, 'utf8');
+  await writeFile(h.configPath, `deployment-id: someone-else\n${yaml}`);
+  expect(await d.reload()).toBe(false);
+  expect(d.config()['deployment-id']).toBeUndefined();
+  await writeFile(h.configPath, `deployment-id: ${d.deploymentId}\n${yaml}`);
+  expect(await d.reload()).toBe(true);
 });
