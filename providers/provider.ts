@@ -2,6 +2,12 @@
 // (timeouts, retries, quota, leaks) lives once in the launcher, deleter and cleanup.
 // Every driver must pass test/contract/provider-contract.ts.
 
+import type { ServerAddress } from './address.js';
+export type { ServerAddress } from './address.js';
+
+/** Which networks a server joins: the cloud's choice, none at all, or these (by id or name). */
+export type NetworkChoice = 'auto' | 'none' | { id?: string; name?: string }[];
+
 /** Normalised server status: drivers map their cloud's own words onto these. */
 export type ServerStatus = 'building' | 'active' | 'error' | 'deleting' | 'other';
 
@@ -11,12 +17,19 @@ export interface CloudServer {
   status: ServerStatus;
   /** The cloud's own status word (Nova: BUILD, ACTIVE, ERROR, ...), for logs. */
   rawStatus: string;
-  /** Address SSH and the target use: the first public (else private) IPv4. */
+  /**
+   * The address SSH and the target use, chosen from `addresses` by the provider's address policy
+   * (providers/address.ts: public before private, IPv4 before IPv6 unless ipv6-preferred). Null: none.
+   */
   ip: string | null;
+  /** Every address the cloud reports for the server (absent: the driver reports only `ip`). */
+  addresses?: ServerAddress[];
   az: string | null;
   metadata: Record<string, string>;
   /** The cloud's reason for an ERROR status, if it gave one. */
   fault: string | null;
+  /** The fault's code when the cloud gives one (Nova: 413 for a quota found by the conductor, 500 ...). */
+  faultCode?: number | null;
   /** Milliseconds since the epoch. */
   created: number;
 }
@@ -54,8 +67,8 @@ export interface CreateServerRequest {
   metadata: Record<string, string>;
   az?: string;
   keyName?: string;
-  /** Network ids or names as the cloud accepts them. */
-  networks?: { id?: string; name?: string }[];
+  /** `auto` (the cloud picks), `none` (no network), or network ids or names. Default: the provider's config. */
+  networks?: NetworkChoice;
   configDrive?: boolean;
 }
 

@@ -73,6 +73,20 @@ export class BadRequestError extends CloudError {
   override readonly code = 'bad-request';
 }
 
+/**
+ * The cloud cannot place a server on the configured networks (Nova: no network can be
+ * auto-allocated, or several match `auto`). Only a config change fixes it: never retried.
+ */
+export class NetworkConfigError extends CloudError {
+  override readonly code = 'network-config';
+}
+
+/** A paginated list broke off (a repeated marker, a page that failed): never a partial "complete" list. */
+export class IncompleteListError extends CloudError {
+  override readonly code = 'incomplete-list';
+  override readonly retryable = true;
+}
+
 export class AuthError extends CloudError {
   override readonly code = 'auth';
 }

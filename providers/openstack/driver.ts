@@ -4,7 +4,8 @@ import { systemClock, type Clock } from '../../src/clock.js';
 import type { ProviderConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
 import { silentLogger, type Logger } from '../../src/log.js';
-import type { CloudImage, CloudServer, CreateServerRequest, Flavor, ProviderDriver, Quota } from '../provider.js';
+import type { AddressPolicy } from '../address.js';
+import type { CloudImage, CloudServer, CreateServerRequest, Flavor, NetworkChoice, ProviderDriver, Quota } from '../provider.js';
 import { GlanceClient, toCloudImage } from './glance.js';
 import { HttpClient } from './http.js';
 import { KeystoneSession } from './keystone.js';
@@ -43,7 +44,11 @@ export function createOpenStackDriver(cfg: ProviderConfig, opts: OpenStackDriver
   const glance = new GlanceClient(session, { pageSize: opts.pageSize });
   const neutron = new NeutronClient(session);
 
-  async function networkIds(nets: readonly { id?: string; name?: string }[]): Promise<string[]> {
+  const policy: AddressPolicy = { ipv6Preferred: cfg['ipv6-preferred'], usePrivate: cfg['use-private-address'] };
+
+  async function networkIds(nets: NetworkChoice): Promise<string[] | 'auto' | 'none'> {
+    if (nets === 'auto' || nets === 'none') return nets;
+    if (nets.length === 0) return 'auto';
     return Promise.all(
       nets.map((n) => {
         if (n.id) return n.id;
@@ -75,19 +80,21 @@ export function createOpenStackDriver(cfg: ProviderConfig, opts: OpenStackDriver
         status: 'building',
         rawStatus: 'BUILD',
         ip: null,
+        addresses: [],
         az: req.az ?? null,
         metadata: { ...req.metadata },
         fault: null,
+        faultCode: null,
         created: clock.now(),
       };
     },
 
     async listServers(): Promise<CloudServer[]> {
-      return (await nova.listServers()).map(toCloudServer);
+      return (await nova.listServers()).map((s) => toCloudServer(s, policy));
     },
 
     async getServer(id: string): Promise<CloudServer> {
-      return toCloudServer(await nova.getServer(id));
+      return toCloudServer(await nova.getServer(id), policy);
     },
 
     async deleteServer(id: string): Promise<void> {

@@ -1,5 +1,7 @@
 // Glance (image API v2) over the Keystone session: list (all pages), show, delete.
+import { IncompleteListError } from '../../src/errors.js';
 import type { CloudImage } from '../provider.js';
+import { incompleteList } from './nova.js';
 import type { KeystoneSession } from './keystone.js';
 
 export interface GlanceImage {
@@ -68,14 +70,21 @@ export class GlanceClient {
     const out: GlanceImage[] = [];
     const seen = new Set<string>();
     let query = this.opts.pageSize ? `?limit=${this.opts.pageSize}` : '';
-    for (;;) {
-      const res = await this.session.request<{ images?: GlanceImage[]; next?: string }>('image', `${base}/v2/images${query}`, { method: 'GET' });
+    for (let page = 1; ; page++) {
+      const res = await this.session
+        .request<{ images?: GlanceImage[]; next?: string }>('image', `${base}/v2/images${query}`, { method: 'GET' })
+        .catch((err: unknown) => {
+          throw page === 1 ? err : incompleteList('GET /v2/images', page, out.length, err);
+        });
       out.push(...(res.body?.images ?? []));
       const next = res.body?.next;
       if (!next) return out;
       // `next` is relative to the API root ("/v2/images?marker=..."); keep only its query.
       const q = new URL(next, 'http://link.invalid').search;
-      if (q.length <= 1 || seen.has(q)) return out;
+      if (q.length <= 1) return out;
+      if (seen.has(q)) {
+        throw new IncompleteListError(`GET /v2/images: page ${page} links back to an earlier page (${q}); the list is incomplete after ${out.length} items`);
+      }
       seen.add(q);
       query = q;
     }

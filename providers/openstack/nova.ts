@@ -1,5 +1,7 @@
 // Nova (compute API v2.1) over the Keystone session: servers, flavors and limits, with the
 // microversion pinned so that response shapes do not drift with the cloud's release.
+import { BadRequestError, CloudError, ConflictError, IncompleteListError, NetworkConfigError } from '../../src/errors.js';
+import { addressVersion, chooseAddress, type AddressPolicy, type ServerAddress } from '../address.js';
 import type { CloudServer, Flavor, Quota, ServerStatus } from '../provider.js';
 import type { KeystoneSession } from './keystone.js';
 
@@ -23,6 +25,7 @@ export interface NovaServer {
   created?: string;
   addresses?: Record<string, NovaAddress[]>;
   accessIPv4?: string;
+  accessIPv6?: string;
   metadata?: Record<string, string>;
   fault?: { message?: string; code?: number };
   'OS-EXT-AZ:availability_zone'?: string;
@@ -41,8 +44,8 @@ export interface NovaCreateServer {
   metadata: Record<string, string>;
   availabilityZone?: string;
   keyName?: string;
-  /** Network ids; empty or undefined lets Nova pick ("auto"). */
-  networkIds?: string[];
+  /** Network ids, or `auto` (Nova picks; also for an empty list or undefined) or `none`. */
+  networkIds?: string[] | 'auto' | 'none';
   configDrive?: boolean;
 }
 
@@ -64,30 +67,41 @@ export function mapServerStatus(status: string | undefined, taskState?: string |
   }
 }
 
-const isV4 = (a: NovaAddress) => typeof a.addr === 'string' && (a.version === 4 || (a.version === undefined && /^\d+\.\d+\.\d+\.\d+$/.test(a.addr)));
-
-/** The address SSH should use: a floating IPv4, else accessIPv4, else one on a "public" network, else the first IPv4. */
-export function pickIp(addresses: Record<string, NovaAddress[]> | undefined, accessIPv4?: string): string | null {
-  const nets = Object.entries(addresses ?? {});
-  const all = nets.flatMap(([, list]) => list.filter(isV4));
-  const floating = all.find((a) => a['OS-EXT-IPS:type'] === 'floating');
-  if (floating?.addr) return floating.addr;
-  if (accessIPv4) return accessIPv4;
-  const pub = nets.filter(([name]) => /public/i.test(name)).flatMap(([, list]) => list.filter(isV4))[0];
-  return pub?.addr ?? all[0]?.addr ?? null;
+/** Every address Nova reports (fixed and floating per network, then accessIPv4/v6), normalised. */
+export function novaAddresses(addresses: Record<string, NovaAddress[]> | undefined, accessIPv4?: string, accessIPv6?: string): ServerAddress[] {
+  const out: ServerAddress[] = [];
+  for (const [network, list] of Object.entries(addresses ?? {})) {
+    for (const a of list ?? []) {
+      if (typeof a.addr !== 'string') continue;
+      const version = a.version === 4 || a.version === 6 ? a.version : addressVersion(a.addr);
+      if (version === null) continue;
+      out.push({ addr: a.addr, version, type: a['OS-EXT-IPS:type'] === 'floating' ? 'floating' : 'fixed', network });
+    }
+  }
+  if (accessIPv4) out.push({ addr: accessIPv4, version: 4, type: 'access', network: null });
+  if (accessIPv6) out.push({ addr: accessIPv6, version: 6, type: 'access', network: null });
+  return out;
 }
 
-export function toCloudServer(s: NovaServer): CloudServer {
+/** The address SSH should use under the provider's policy (see providers/address.ts). */
+export function pickIp(addresses: Record<string, NovaAddress[]> | undefined, accessIPv4?: string, policy: AddressPolicy = {}): string | null {
+  return chooseAddress(novaAddresses(addresses, accessIPv4), policy);
+}
+
+export function toCloudServer(s: NovaServer, policy: AddressPolicy = {}): CloudServer {
   const created = Date.parse(s.created ?? '');
+  const addresses = novaAddresses(s.addresses, s.accessIPv4, s.accessIPv6);
   return {
     id: s.id,
     name: s.name ?? '',
     status: mapServerStatus(s.status, s['OS-EXT-STS:task_state']),
     rawStatus: s.status ?? 'UNKNOWN',
-    ip: pickIp(s.addresses, s.accessIPv4),
+    ip: chooseAddress(addresses, policy),
+    addresses,
     az: s['OS-EXT-AZ:availability_zone'] || null,
     metadata: { ...(s.metadata ?? {}) },
     fault: s.fault?.message ?? null,
+    faultCode: s.fault?.code ?? null,
     created: Number.isNaN(created) ? 0 : created,
   };
 }
@@ -117,12 +131,14 @@ export class NovaClient {
       imageRef: req.imageRef,
       flavorRef: req.flavorRef,
       metadata: req.metadata,
-      networks: req.networkIds && req.networkIds.length > 0 ? req.networkIds.map((uuid) => ({ uuid })) : 'auto',
+      networks: Array.isArray(req.networkIds) && req.networkIds.length > 0 ? req.networkIds.map((uuid) => ({ uuid })) : req.networkIds === 'none' ? 'none' : 'auto',
     };
     if (req.availabilityZone) server.availability_zone = req.availabilityZone;
     if (req.keyName) server.key_name = req.keyName;
     if (req.configDrive !== undefined) server.config_drive = req.configDrive;
-    const res = await this.call<{ server?: { id?: string } }>('POST', '/servers', { server });
+    const res = await this.call<{ server?: { id?: string } }>('POST', '/servers', { server }).catch((err: unknown) => {
+      throw networkConfigError(err, server.networks) ?? err;
+    });
     const id = res.body?.server?.id;
     if (!id) throw new Error(`POST /servers: ${res.status} without a server id`);
     return id;
@@ -161,19 +177,48 @@ export class NovaClient {
     };
   }
 
-  /** Follows `<key>_links` rel=next until the last page. */
+  /**
+   * Follows `<key>_links` rel=next until the last page. A chain that repeats a marker, or a page
+   * after the first that fails, is an IncompleteListError: never a partial list passed off as whole.
+   */
   private async paginate<T>(path: string, key: string): Promise<T[]> {
     const out: T[] = [];
     const seen = new Set<string>();
     let query = this.opts.pageSize ? `?limit=${this.opts.pageSize}` : '';
-    for (;;) {
-      const res = await this.call<Record<string, unknown>>('GET', `${path}${query}`);
+    for (let page = 1; ; page++) {
+      const res = await this.call<Record<string, unknown>>('GET', `${path}${query}`).catch((err: unknown) => {
+        throw page === 1 ? err : incompleteList(`GET ${path}`, page, out.length, err);
+      });
       out.push(...((res.body?.[key] as T[] | undefined) ?? []));
       const next = nextQuery(res.body?.[`${key}_links`] as Link[] | undefined);
-      // A repeated marker would loop forever; stop instead.
-      if (!next || seen.has(next)) return out;
+      if (!next) return out;
+      if (seen.has(next)) {
+        throw new IncompleteListError(`GET ${path}: page ${page} links back to an earlier page (${next}); the list is incomplete after ${out.length} items`);
+      }
       seen.add(next);
       query = next;
     }
   }
+}
+
+export function incompleteList(what: string, page: number, got: number, err: unknown): IncompleteListError {
+  const status = err instanceof CloudError ? err.status : undefined;
+  return new IncompleteListError(`${what}: page ${page} failed after ${got} items: ${(err as Error).message}`, status, { cause: err });
+}
+
+const AUTO_ALLOC = /Unable to automatically allocate a network/i;
+const MULTIPLE_NETS = /Multiple possible networks found/i;
+
+/** Nova's answers that only a `networks` config change can fix, as a NetworkConfigError. */
+export function networkConfigError(err: unknown, sent: unknown): NetworkConfigError | null {
+  if (!(err instanceof BadRequestError || err instanceof ConflictError)) return null;
+  const msg = err.message;
+  const what = typeof sent === 'string' ? `"networks": "${sent}"` : 'the configured networks';
+  if (AUTO_ALLOC.test(msg)) {
+    return new NetworkConfigError(`${what}: Nova cannot auto-allocate a network for this project; configure networks: [{name: ...}] or networks: none (${msg})`, err.status, { cause: err });
+  }
+  if (MULTIPLE_NETS.test(msg)) {
+    return new NetworkConfigError(`${what}: the project sees several networks, so Nova cannot pick one; configure networks: [{name: ...}] (${msg})`, err.status, { cause: err });
+  }
+  return null;
 }

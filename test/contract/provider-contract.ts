@@ -2,8 +2,20 @@
 // its emulator. A harness adapts the cloud's knobs (quota, rate limit, credentials, time) so the
 // suite itself never mentions a cloud.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuthError, BadRequestError, NotFoundError, QuotaExceededError, RateLimitedError } from '../../src/errors.js';
-import { chooseFlavor, type CloudServer, type CreateServerRequest, type ProviderDriver } from '../../providers/provider.js';
+// Cases whose names start with "[emulator]" need a knob only an emulator has (rate limiting on
+// demand, injected faults, a conductor quota, a cloud with chosen networks); a harness for a
+// real cloud leaves those hooks out and the cases skip.
+import { AuthError, BadRequestError, IncompleteListError, NetworkConfigError, NotFoundError, QuotaExceededError, RateLimitedError } from '../../src/errors.js';
+import { chooseFlavor, type CloudServer, type CreateServerRequest, type NetworkChoice, type ProviderDriver } from '../../providers/provider.js';
+
+/** A second cloud of the same kind, made for one case (e.g. with chosen networks). */
+export interface ScratchCloud {
+  driver: ProviderDriver;
+  imageId: string;
+  flavorId: string;
+  settle(): Promise<void>;
+  close(): Promise<void>;
+}
 
 export interface ProviderContractHarness {
   /** The driver under test, logged in with good credentials. */
@@ -22,8 +34,16 @@ export interface ProviderContractHarness {
   settle(): Promise<void>;
   /** A driver for the same cloud with a wrong password/secret. The suite closes it. */
   badCredentialsDriver(): Promise<ProviderDriver> | ProviderDriver;
-  /** A driver whose cloud rate-limits it within a few calls (e.g. a tiny budget, time frozen). The suite closes it. */
-  rateLimitedDriver(): Promise<ProviderDriver> | ProviderDriver;
+  /** [emulator] A driver whose cloud rate-limits it within a few calls (e.g. a tiny budget, time frozen). The suite closes it. */
+  rateLimitedDriver?(): Promise<ProviderDriver> | ProviderDriver;
+  /** The network choice that gives a server an IPv4 address SSH can reach (default: the driver's config). */
+  addressedNetworks?: NetworkChoice;
+  /** [emulator] A fresh cloud whose project sees exactly these networks (ipVersion 6: an IPv6-only subnet). */
+  cloudWithNetworks?(networks: { name: string; ipVersion?: 4 | 6 }[]): Promise<ScratchCloud>;
+  /** [emulator] Switches the cloud to checking quota in the conductor: creates answer 202, over-quota boots end in ERROR. */
+  conductorQuota?(on: boolean): Promise<void> | void;
+  /** [emulator] Injects a pagination fault into server and image lists (null: off). */
+  breakPagination?(mode: 'repeat-marker' | 'page-404' | 'page-503' | null): Promise<void> | void;
   /** Makes new servers end in the cloud's error state (with a fault) until switched off; the case skips when absent. */
   failBoots?(on: boolean): Promise<void> | void;
   /** How many list-servers API calls the cloud has answered so far; proves pagination when given. */
@@ -89,6 +109,8 @@ export function defineProviderContract(name: string, setup: () => Promise<Provid
       if (!h) return;
       try {
         await h.failBoots?.(false);
+        await h.conductorQuota?.(false);
+        await h.breakPagination?.(null);
         for (const id of created) await h.driver.deleteServer(id).catch(() => undefined);
         await h.driver.close();
       } finally {
@@ -113,7 +135,7 @@ export function defineProviderContract(name: string, setup: () => Promise<Provid
       expect(typeof got.rawStatus).toBe('string');
     });
 
-    it('the server reaches active with an IPv4 address', async () => {
+    it('the server reaches active with an IPv4 address (listed in addresses)', async () => {
       const s = await server();
       const active = await until('active', async () => {
         const got = await h.driver.getServer(s.id);
@@ -121,7 +143,118 @@ export function defineProviderContract(name: string, setup: () => Promise<Provid
         return got.status === 'active' ? got : undefined;
       });
       expect(active.ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+      expect(active.addresses?.some((a) => a.addr === active.ip && a.version === 4)).toBe(true);
       expect(active.fault).toBeNull();
+    });
+
+    it('a server booted with networks: none goes active with no address', async () => {
+      const s = await create({ networks: 'none' });
+      const active = await until('active', async () => {
+        const got = await h.driver.getServer(s.id);
+        expect(got.status).not.toBe('error');
+        return got.status === 'active' ? got : undefined;
+      });
+      expect(active.ip).toBeNull();
+      expect(active.addresses).toEqual([]);
+      await h.driver.deleteServer(s.id);
+      created.delete(s.id);
+    });
+
+    async function scratchActive(c: ScratchCloud, networks: NetworkChoice): Promise<CloudServer> {
+      const s = await c.driver.createServer({ name: `contract-net-${++serial}`, imageId: c.imageId, flavorId: c.flavorId, metadata: {}, networks });
+      for (let i = 0; i < (h.maxRounds ?? 200); i++) {
+        const got = await c.driver.getServer(s.id);
+        if (got.status === 'active' || got.status === 'error') return got;
+        await c.settle();
+      }
+      throw new Error(`${name}: scratch server never left building`);
+    }
+
+    it('[emulator] networks auto: one visible network boots on it, several or none are a NetworkConfigError', async (ctx) => {
+      if (!h.cloudWithNetworks) return ctx.skip();
+      const one = await h.cloudWithNetworks([{ name: 'only-net' }]);
+      try {
+        const s = await scratchActive(one, 'auto');
+        expect(s.status).toBe('active');
+        expect(s.addresses).toEqual([expect.objectContaining({ network: 'only-net', version: 4, addr: s.ip })]);
+      } finally {
+        await one.close();
+      }
+      const two = await h.cloudWithNetworks([{ name: 'net-a' }, { name: 'net-b' }]);
+      try {
+        const err = await rejection(two.driver.createServer({ name: 'contract-two', imageId: two.imageId, flavorId: two.flavorId, metadata: {}, networks: 'auto' }));
+        expect(err).toBeInstanceOf(NetworkConfigError);
+        expect((err as NetworkConfigError).code).toBe('network-config');
+        expect((err as Error).message).toMatch(/several networks.*Multiple possible networks found/);
+        // A named network still works there.
+        const s = await scratchActive(two, [{ name: 'net-b' }]);
+        expect(s.addresses?.[0]?.network).toBe('net-b');
+      } finally {
+        await two.close();
+      }
+      const none = await h.cloudWithNetworks([]);
+      try {
+        const err = await rejection(none.driver.createServer({ name: 'contract-none', imageId: none.imageId, flavorId: none.flavorId, metadata: {}, networks: 'auto' }));
+        expect(err).toBeInstanceOf(NetworkConfigError);
+        expect((err as Error).message).toMatch(/Unable to automatically allocate a network for project/);
+        const s = await scratchActive(none, 'none');
+        expect(s).toMatchObject({ status: 'active', ip: null, addresses: [] });
+      } finally {
+        await none.close();
+      }
+    });
+
+    it('[emulator] a server on an IPv6-only network reports its IPv6 address', async (ctx) => {
+      if (!h.cloudWithNetworks) return ctx.skip();
+      const c = await h.cloudWithNetworks([{ name: 'v6-net', ipVersion: 6 }]);
+      try {
+        const s = await scratchActive(c, 'auto');
+        expect(s.status).toBe('active');
+        expect(s.ip).toMatch(/:/);
+        expect(s.addresses).toEqual([{ addr: s.ip, version: 6, type: 'fixed', network: 'v6-net' }]);
+      } finally {
+        await c.close();
+      }
+    });
+
+    it('[emulator] a quota found by the conductor: the create is accepted, the server goes error with fault 413', async (ctx) => {
+      if (!h.conductorQuota) return ctx.skip();
+      await server();
+      const used = (await h.driver.listServers()).length;
+      await h.setQuota(used);
+      await h.conductorQuota(true);
+      let s: CloudServer;
+      try {
+        s = await create();
+      } finally {
+        await h.conductorQuota(false);
+        await h.setQuota(1000);
+      }
+      const failed = await until('error', async () => {
+        const got = await h.driver.getServer(s.id);
+        expect(got.status).not.toBe('active');
+        return got.status === 'error' ? got : undefined;
+      });
+      expect(failed.faultCode).toBe(413);
+      expect(failed.fault).toMatch(/^Quota exceeded for instances: Requested 1, but already used \d+ of \d+ instances$/);
+    });
+
+    it('[emulator] a broken pagination chain is an IncompleteListError, never a partial list', async (ctx) => {
+      if (!h.breakPagination) return ctx.skip();
+      await server();
+      await Promise.all(Array.from({ length: Math.max(0, h.pageSize + 1 - (await h.driver.listServers()).length) }, () => create()));
+      for (const mode of ['repeat-marker', 'page-404', 'page-503'] as const) {
+        await h.breakPagination(mode);
+        try {
+          const err = await rejection(h.driver.listServers());
+          expect(err, mode).toBeInstanceOf(IncompleteListError);
+          expect((err as IncompleteListError).code).toBe('incomplete-list');
+          expect((err as IncompleteListError).retryable).toBe(true);
+        } finally {
+          await h.breakPagination(null);
+        }
+      }
+      expect((await h.driver.listServers()).length).toBeGreaterThan(h.pageSize);
     });
 
     it('deletes a server: it leaves the list and get answers NotFoundError', async () => {
@@ -150,7 +283,8 @@ export function defineProviderContract(name: string, setup: () => Promise<Provid
       }
     });
 
-    it('rate limiting answers RateLimitedError with retryAfterMs', async () => {
+    it('[emulator] rate limiting answers RateLimitedError with retryAfterMs', async (ctx) => {
+      if (!h.rateLimitedDriver) return ctx.skip();
       const d = await h.rateLimitedDriver();
       try {
         let err: unknown;

@@ -2,7 +2,7 @@
 // token renewal by the clock and after a revocation.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
-import { AuthError, NotFoundError } from '../../src/errors.js';
+import { AuthError, IncompleteListError, NotFoundError } from '../../src/errors.js';
 import { configSchema, type ProviderConfig } from '../../src/config.js';
 import { createOpenStackDriver } from '../../providers/openstack/driver.js';
 import { startOpenStackEmulator, type OpenStackEmulator } from '../../providers/openstack/emulator/index.js';
@@ -64,6 +64,17 @@ defineProviderContract('openstack', async () => {
       return createOpenStackDriver(providerConfig(limited.authUrl), { clock: frozen });
     },
     failBoots: (on) => emu.setErrorRate(on ? 1 : 0),
+    conductorQuota: (on) => emu.setQuotaRecheck(on ? 'conductor' : 'api'),
+    breakPagination: (mode) => emu.breakPagination(mode),
+    async cloudWithNetworks(networks) {
+      const c = new ManualClock(START);
+      const e = await startOpenStackEmulator({ clock: c, seed: 11, bootTimeMs: 1000, quota: BIG, ssh: false, networks });
+      emulators.push(e);
+      const d = createOpenStackDriver(providerConfig(e.authUrl), { clock: c });
+      const img = (await d.listImages()).find((i) => i.status === 'active')!;
+      const fl = chooseFlavor(await d.listFlavors(), 2048)!;
+      return { driver: d, imageId: img.id, flavorId: fl.id, settle: () => c.advance(250), close: () => d.close() };
+    },
     listCalls: () => callsMatching(emu, /^GET .*\/servers\/detail$/),
     async teardown() {
       await Promise.all(emulators.map((e) => e.close()));
@@ -116,6 +127,23 @@ describe('OpenStack driver token renewal against the emulator', () => {
     expect(auths()).toBe(2);
     // The first try met the 401, the second succeeded.
     expect(callsMatching(emu, /^GET .*\/flavors\/detail$/)).toBe(3);
+  });
+
+  it('a broken Glance pagination chain is an IncompleteListError, not a partial list', async () => {
+    const paged = createOpenStackDriver(providerConfig(emu.authUrl), { clock, pageSize: 1 });
+    try {
+      expect((await paged.listImages()).map((i) => i.name).sort()).toEqual(['cirros', 'ubuntu-jammy']);
+      for (const mode of ['repeat-marker', 'page-404', 'page-503'] as const) {
+        emu.breakPagination(mode);
+        const err = await paged.listImages().catch((e: unknown) => e);
+        expect(err, mode).toBeInstanceOf(IncompleteListError);
+        expect((err as IncompleteListError).retryable).toBe(true);
+      }
+      emu.breakPagination(null);
+      expect(await paged.listImages()).toHaveLength(2);
+    } finally {
+      await paged.close();
+    }
   });
 
   it('lists Glance images with their properties; our own image is deleted, others answer 403, gone ones 404', async () => {

@@ -494,10 +494,44 @@ describe('Neutron v2.0 networks', () => {
     const unknown = await createServer(e, tok, { networks: [{ uuid: '5b2c8a4e-0d1f-4c3a-9e7b-000000000000' }] }, v);
     expect(unknown.body).toEqual({ badRequest: { code: 400, message: 'Network 5b2c8a4e-0d1f-4c3a-9e7b-000000000000 could not be found.' } });
     const id = (await createServer(e, tok, { networks: [{ uuid: '6f1f5b2e-3a4c-4d5e-8f90-a1b2c3d4e5f6' }] }, v)).body.server.id;
-    const auto = (await createServer(e, tok, { name: 'n2', networks: 'auto' }, v)).body.server.id;
+    // Two networks visible: Nova cannot choose for "auto" (real Nova Zed answers exactly this).
+    const auto = await createServer(e, tok, { name: 'n2', networks: 'auto' }, v);
+    expect(auto.status).toBe(409);
+    expect(auto.body).toEqual({ conflictingRequest: { code: 409, message: 'Multiple possible networks found, use a Network ID to be more specific.' } });
     await clock.advance(1);
     expect(Object.keys((await call(`${e.computeUrl}/servers/${id}`, { token: tok })).body.server.addresses)).toEqual(['ci-net']);
-    expect(Object.keys((await call(`${e.computeUrl}/servers/${auto}`, { token: tok })).body.server.addresses)).toEqual(['public']);
+  });
+
+  it('networks as Nova (>= 2.37) treats them: auto on the one network, 400 with none to allocate, none without a port', async () => {
+    const v = { 'OpenStack-API-Version': 'compute 2.79' };
+    const one = await start({ networks: [{ name: 'only' }], bootTimeMs: 0 });
+    const tok1 = await token(one);
+    const onAuto = (await createServer(one, tok1, { networks: 'auto' }, v)).body.server.id;
+    const noNet = (await createServer(one, tok1, { name: 'n0', networks: 'none' }, v)).body.server.id;
+    await clock.advance(1);
+    const shown = (await call(`${one.computeUrl}/servers/${onAuto}`, { token: tok1 })).body.server;
+    expect(Object.keys(shown.addresses)).toEqual(['only']);
+    expect(shown.security_groups).toEqual([{ name: 'default' }]);
+    const bare = (await call(`${one.computeUrl}/servers/${noNet}`, { token: tok1 })).body.server;
+    expect(bare.status).toBe('ACTIVE');
+    expect(bare.addresses).toEqual({});
+    // Nova builds security_groups from ports: a server without one has no such key (NOTES.md).
+    expect('security_groups' in bare).toBe(false);
+
+    const zero = await start({ networks: [], bootTimeMs: 0 });
+    const tok0 = await token(zero);
+    const r = await createServer(zero, tok0, { networks: 'auto' }, v);
+    expect(r.status).toBe(400);
+    expect(r.body.badRequest.message).toMatch(/^Unable to automatically allocate a network for project [0-9a-f]+$/);
+    expect((await createServer(zero, tok0, { networks: 'none' }, v)).status).toBe(202);
+
+    const six = await start({ networks: [{ name: 'v6', ipVersion: 6 }], bootTimeMs: 0 });
+    const tok6 = await token(six);
+    const sid = (await createServer(six, tok6, { networks: 'auto' }, v)).body.server.id;
+    await clock.advance(1);
+    const [addr] = (await call(`${six.computeUrl}/servers/${sid}`, { token: tok6 })).body.server.addresses.v6;
+    expect(addr).toMatchObject({ version: 6, 'OS-EXT-IPS:type': 'fixed' });
+    expect(addr.addr).toMatch(/^fd00:/);
   });
 });
 
@@ -574,7 +608,7 @@ describe('emulated SSH', () => {
     expect(e.sshHostPublicKey).toMatch(/^ecdsa-sha2-nistp256 /);
     const tok = await token(e);
     const id = (await createServer(e, tok)).body.server.id;
-    const ip = e.servers()[0].ip;
+    const ip = e.servers()[0].ip!;
     await e.sync();
     await expect(exec(ip, e.sshPort, keys.private, 'echo hi')).rejects.toThrow(/ECONNREFUSED/);
 
@@ -594,6 +628,6 @@ describe('emulated SSH', () => {
     const tok = await token(e);
     await createServer(e, tok);
     await e.sync();
-    expect(await exec(e.servers()[0].ip, e.sshPort, stranger.private, 'echo ok')).toEqual({ out: 'ok\n', code: 0 });
+    expect(await exec(e.servers()[0].ip!, e.sshPort, stranger.private, 'echo ok')).toEqual({ out: 'ok\n', code: 0 });
   });
 });

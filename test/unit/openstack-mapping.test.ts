@@ -63,9 +63,15 @@ describe('Nova server to CloudServer', () => {
       status: 'error',
       rawStatus: 'ERROR',
       ip: '203.0.113.9',
+      addresses: [
+        { addr: 'fd00::5', version: 6, type: 'fixed', network: 'private' },
+        { addr: '10.0.0.5', version: 4, type: 'fixed', network: 'private' },
+        { addr: '203.0.113.9', version: 4, type: 'floating', network: 'private' },
+      ],
       az: 'nova',
       metadata: { 'nodepool-node': '7' },
       fault: 'No valid host was found.',
+      faultCode: 500,
       created: NOW + 5000,
     });
   });

@@ -39,6 +39,8 @@ export interface QuotaLimits {
 
 export type NovaStatus = 'BUILD' | 'ACTIVE' | 'ERROR' | 'DELETED';
 
+export type BrokenPagination = 'repeat-marker' | 'page-404' | 'page-503' | null;
+
 export interface ServerRec {
   id: string;
   name: string;
@@ -48,13 +50,15 @@ export interface ServerRec {
   az: string;
   keyName: string | null;
   configDrive: boolean;
-  /** The network its address is on (Nova's `addresses` key). */
-  networkName: string;
+  /** The network its address is on (Nova's `addresses` key); null: booted with `networks: none`. */
+  networkName: string | null;
   userId: string;
   projectId: string;
   hostId: string;
-  /** 127.A.B.C: where the emulated SSH daemon listens once ACTIVE. */
-  ip: string;
+  /** 127.A.B.C (where the emulated SSH daemon listens once ACTIVE), fd00:A::N on an IPv6-only network, null without a network. */
+  ip: string | null;
+  /** Set at create in `quotaRecheck: 'conductor'` mode: the boot ends in ERROR with fault 413 and this message. */
+  quotaFault: string | null;
   mac: string;
   created: number;
   updated: number;
@@ -126,6 +130,17 @@ export class Cloud {
   readonly flavors: EmulatorFlavor[];
   readonly networks: EmulatorNetwork[];
   quota: Required<QuotaLimits>;
+  /**
+   * Where Nova checks quota. 'api' (default): the create answers 403 (as for paced creates).
+   * 'conductor': every create answers 202 and a server over the quota goes ERROR at boot with
+   * fault 413 (as for a burst of creates, where the conductor's recheck catches it).
+   */
+  quotaRecheck: 'api' | 'conductor' = 'api';
+  /**
+   * An injected pagination fault for server, flavor and image lists: 'repeat-marker' makes a page
+   * asked for with a marker link back to itself; 'page-404' / 'page-503' make it fail.
+   */
+  brokenPagination: BrokenPagination = null;
   bootTimeMs: number;
   errorRate: number;
   deleteTimeMs: number;
@@ -139,7 +154,7 @@ export class Cloud {
     opts: {
       flavors: EmulatorFlavor[];
       images: EmulatorImageSeed[];
-      networks: { id?: string; name: string }[];
+      networks: { id?: string; name: string; ipVersion?: 4 | 6 }[];
       quota: QuotaLimits;
       bootTimeMs: number;
       errorRate: number;
@@ -156,7 +171,7 @@ export class Cloud {
     this.deleteTimeMs = opts.deleteTimeMs;
     this.imageTimeMs = opts.imageTimeMs;
     this.flavors = opts.flavors;
-    this.networks = opts.networks.map((n) => ({ id: n.id ?? randomUuid(rng), name: n.name }));
+    this.networks = opts.networks.map((n) => ({ id: n.id ?? randomUuid(rng), name: n.name, ipVersion: n.ipVersion ?? 4 }));
     this.quota = { ...DEFAULT_QUOTA, ...stripUndefined(opts.quota) };
     this.bootTimeMs = opts.bootTimeMs;
     this.errorRate = opts.errorRate;
@@ -196,7 +211,12 @@ export class Cloud {
       if (s.status === 'BUILD' && now >= s.bootAt) {
         s.updated = s.bootAt;
         s.taskState = s.goneAt === null ? null : 'deleting';
-        if (s.willError) {
+        if (s.quotaFault !== null) {
+          // Nova's conductor re-checked the quota after the API let the create through.
+          s.status = 'ERROR';
+          s.vmState = 'error';
+          s.fault = { code: 413, message: s.quotaFault, created: s.bootAt };
+        } else if (s.willError) {
           s.status = 'ERROR';
           s.vmState = 'error';
           s.fault = { code: 500, message: BUILD_FAULT, created: s.bootAt };
@@ -251,14 +271,18 @@ export class Cloud {
   }
 
   createServer(
-    input: Pick<ServerRec, 'name' | 'imageId' | 'flavor' | 'metadata' | 'az' | 'keyName' | 'configDrive' | 'networkName' | 'userId' | 'projectId'>,
+    input: Pick<ServerRec, 'name' | 'imageId' | 'flavor' | 'metadata' | 'az' | 'keyName' | 'configDrive' | 'networkName' | 'userId' | 'projectId'> & {
+      quotaFault?: string | null;
+    },
   ): ServerRec {
     const now = this.clock.now();
+    const net = input.networkName === null ? undefined : this.networks.find((n) => n.name === input.networkName);
     const s: ServerRec = {
       ...input,
+      quotaFault: input.quotaFault ?? null,
       id: randomUuid(this.rng),
       hostId: randomHex(this.rng, 56),
-      ip: this.nextIp(),
+      ip: input.networkName === null ? null : this.nextIp(net?.ipVersion ?? 4),
       mac: `fa:16:3e:${randomHex(this.rng, 6).replace(/(..)(..)(..)/, '$1:$2:$3')}`,
       created: now,
       updated: now,
@@ -319,8 +343,9 @@ export class Cloud {
     return img;
   }
 
-  private nextIp(): string {
+  private nextIp(version: 4 | 6): string {
     const n = this.ipCounter++;
+    if (version === 6) return `fd00:${this.ipA.toString(16)}::${(n + 1).toString(16)}`;
     const c = (n % 254) + 1;
     const b = Math.floor(n / 254) % 256;
     return `127.${this.ipA}.${b}.${c}`;

@@ -114,7 +114,13 @@ export class Glance {
       schema: '/v2/schemas/images',
       first: query ? `/v2/images?${query}` : '/v2/images',
     };
-    if (items.length !== 0 && items.length === limit) {
+    const broken = this.cloud.brokenPagination;
+    if (marker !== null && broken === 'page-404') return glanceError(ctx.req, 404, 'The resource could not be found.');
+    if (marker !== null && broken === 'page-503') return glanceError(ctx.req, 503, 'The server is currently unavailable.');
+    if (broken === 'repeat-marker' && marker !== null) {
+      params.set('marker', marker);
+      body.next = `/v2/images?${params.toString()}`;
+    } else if (items.length !== 0 && items.length === limit) {
       params.set('marker', items[items.length - 1].id);
       body.next = `/v2/images?${params.toString()}`;
     }

@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from '../../../src/clock.js';
 import { silentLogger, type Logger } from '../../../src/log.js';
-import { Cloud, DEFAULT_FLAVORS, DEFAULT_IMAGES, type EmulatorFlavor, type EmulatorImageSeed, type QuotaLimits } from './cloud.js';
+import { Cloud, DEFAULT_FLAVORS, DEFAULT_IMAGES, type BrokenPagination, type EmulatorFlavor, type EmulatorImageSeed, type QuotaLimits } from './cloud.js';
 import { Glance, glanceError, type GlanceCtx } from './glance.js';
 import { HttpError, parseJson, readBody, send, unauthorized, type Reply, type Req } from './http.js';
 import { Keystone, type EmulatorUser, type TokenInfo } from './keystone.js';
@@ -18,7 +18,7 @@ import { randomHex, seededRng } from '../../../src/prng.js';
 import { matchRoute, type Match, type Route } from './router.js';
 import { reservePort, SshFarm } from './ssh.js';
 
-export type { EmulatorFlavor, EmulatorImageSeed, QuotaLimits } from './cloud.js';
+export type { BrokenPagination, EmulatorFlavor, EmulatorImageSeed, QuotaLimits } from './cloud.js';
 export type { EmulatorUser } from './keystone.js';
 export { execOutput } from './ssh.js';
 
@@ -59,8 +59,13 @@ export interface OpenStackEmulatorOptions {
   tokenTtlMs?: number;
   /** Nova availability zones; the first is the default. Default ["nova"]. */
   availabilityZones?: string[];
-  /** Neutron networks; servers join the first unless they name another. Default [{ name: "public" }]. */
-  networks?: { id?: string; name: string }[];
+  /**
+   * Neutron networks visible to the project. Default [{ name: "public" }]. As in Nova, `auto` boots
+   * on the only one, answers 409 with several and 400 with none. `ipVersion: 6`: an IPv6-only subnet.
+   */
+  networks?: { id?: string; name: string; ipVersion?: 4 | 6 }[];
+  /** Where quota is enforced: 'api' (default; 403 on create) or 'conductor' (202, then ERROR with fault 413). */
+  quotaRecheck?: 'api' | 'conductor';
   /** HTTP port; 0 (default) picks a free one. */
   port?: number;
   log?: Logger;
@@ -71,8 +76,8 @@ export interface EmulatedServer {
   name: string;
   /** Nova status: BUILD, ACTIVE or ERROR (a deleted server is not listed). */
   status: string;
-  /** Its loopback address (127.A.B.C), where SSH answers once ACTIVE. */
-  ip: string;
+  /** Its loopback address (127.A.B.C), where SSH answers once ACTIVE; fd00:... on an IPv6-only network; null without a network. */
+  ip: string | null;
   metadata: Record<string, string>;
   /** Milliseconds since the epoch, by the emulator's clock. */
   created: number;
@@ -116,6 +121,9 @@ export interface OpenStackEmulator {
   images(): EmulatedImage[];
   setErrorRate(rate: number): void;
   setQuota(quota: QuotaLimits): void;
+  setQuotaRecheck(where: 'api' | 'conductor'): void;
+  /** Injects a pagination fault into server, flavor and image lists (null: none). */
+  breakPagination(mode: BrokenPagination): void;
   setBootTimeMs(ms: number): void;
   setDeleteTimeMs(ms: number): void;
   setRateLimit(perSecond: number | null): void;
@@ -185,7 +193,7 @@ export async function startOpenStackEmulator(opts: OpenStackEmulatorOptions = {}
   const keystone = new Keystone(users, rng, clock, region, opts.tokenTtlMs ?? 3_600_000, urls);
   const zones = opts.availabilityZones ?? ['nova'];
   let farm: SshFarm | null = null;
-  const cloud = new Cloud(
+  const cloud: Cloud = new Cloud(
     rng,
     clock,
     {
@@ -204,10 +212,12 @@ export async function startOpenStackEmulator(opts: OpenStackEmulatorOptions = {}
       userProject: keystone.firstProjectId(),
     },
     {
-      onActive: (s) => farm?.open(s.ip),
-      onDeleted: (s) => void farm?.shut(s.ip),
+      // The SSH farm binds loopback IPv4 only: a server without a network or on IPv6 has no daemon.
+      onActive: (s) => s.ip !== null && !s.ip.includes(':') && farm?.open(s.ip),
+      onDeleted: (s) => void (s.ip !== null && !s.ip.includes(':') && farm?.shut(s.ip)),
     },
   );
+  if (opts.quotaRecheck) cloud.quotaRecheck = opts.quotaRecheck;
   const nova = new Nova(cloud, urls, rng, zones);
   const glance = new Glance(cloud, () => urls().image);
   const neutron = new Neutron(cloud.networks, () => urls().network, clock.now(), zones);
@@ -409,6 +419,12 @@ export async function startOpenStackEmulator(opts: OpenStackEmulatorOptions = {}
     },
     setQuota: (q) => {
       cloud.quota = { ...cloud.quota, ...Object.fromEntries(Object.entries(q).filter(([, v]) => v !== undefined)) };
+    },
+    setQuotaRecheck: (where) => {
+      cloud.quotaRecheck = where;
+    },
+    breakPagination: (mode) => {
+      cloud.brokenPagination = mode;
     },
     setBootTimeMs: (ms) => {
       cloud.bootTimeMs = ms;

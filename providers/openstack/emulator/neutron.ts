@@ -6,6 +6,8 @@ import type { Route } from './router.js';
 export interface EmulatorNetwork {
   id: string;
   name: string;
+  /** The family of its one subnet: 6 makes servers on it IPv6-only. */
+  ipVersion: 4 | 6;
 }
 
 export interface NeutronCtx {

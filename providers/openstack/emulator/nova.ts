@@ -97,6 +97,14 @@ export class Nova {
 
   // ---- servers ----------------------------------------------------------------------------
 
+  /** The injected pagination fault for a page asked for with a marker, if one is set. */
+  private brokenPage(marker: string | null): Reply | null {
+    if (marker === null) return null;
+    if (this.cloud.brokenPagination === 'page-404') return novaFault(404, 'The resource could not be found.');
+    if (this.cloud.brokenPagination === 'page-503') return novaFault(503, 'The server is currently unavailable. Please try again at a later time.');
+    return null;
+  }
+
   private ownServer(ctx: NovaCtx): ServerRec | Reply {
     const id = ctx.params[0];
     const s = this.cloud.servers.get(id);
@@ -162,7 +170,11 @@ export class Nova {
     const body: Record<string, unknown> = {
       servers: items.map((s) => (detail ? this.serverDetail(s, ctx.version) : this.serverSummary(s))),
     };
-    if (items.length > 0 && items.length === page.limit) {
+    const broken = this.brokenPage(page.marker);
+    if (broken) return broken;
+    if (this.cloud.brokenPagination === 'repeat-marker' && page.marker !== null) {
+      body.servers_links = [{ rel: 'next', href: nextLink(`${this.urls().compute}/servers${detail ? '/detail' : ''}`, q, page.marker) }];
+    } else if (items.length > 0 && items.length === page.limit) {
       body.servers_links = [{ rel: 'next', href: nextLink(`${this.urls().compute}/servers${detail ? '/detail' : ''}`, q, items[items.length - 1].id) }];
     }
     return { status: 200, body };
@@ -230,26 +242,33 @@ export class Nova {
       keyName = sv.key_name;
     }
 
-    // With no network named (absent, [] or "auto") the server joins the first network.
-    let networkName = this.cloud.networks[0]?.name ?? 'private';
-    if (sv.networks !== undefined) {
-      const n = sv.networks;
-      const okString = atLeast(version, '2.37') && (n === 'auto' || n === 'none');
-      if (!okString) {
-        if (!Array.isArray(n)) return bad('networks', `${show(n)} is not valid under any of the given schemas`);
-        const names: string[] = [];
-        for (const item of n) {
-          if (!isObject(item)) return bad('networks', `${show(item)} is not of type 'object'`);
-          if (item.uuid === undefined) continue;
-          if (typeof item.uuid !== 'string' || !UUID_RE.test(item.uuid)) {
-            return novaFault(400, `Bad networks format: network uuid is not in proper format (${String(item.uuid)})`);
-          }
-          const net = this.cloud.networks.find((x) => x.id === item.uuid);
-          if (!net) return novaFault(400, `Network ${item.uuid} could not be found.`);
-          names.push(net.name);
+    // As Nova (>= 2.37 "auto", or no networks before 2.37 / an empty list): with exactly one
+    // network visible the server boots on it; with several Nova cannot choose (409); with none,
+    // "auto" asks Neutron to auto-allocate one, which this cloud cannot (400), while the old
+    // forms boot without a network. "none" boots without a port.
+    const visible = this.cloud.networks;
+    let networkName: string | null = null;
+    const n = sv.networks;
+    const okString = atLeast(version, '2.37') && (n === 'auto' || n === 'none');
+    if (n !== undefined && !okString && !Array.isArray(n)) return bad('networks', `${show(n)} is not valid under any of the given schemas`);
+    const names: string[] = [];
+    if (Array.isArray(n)) {
+      for (const item of n) {
+        if (!isObject(item)) return bad('networks', `${show(item)} is not of type 'object'`);
+        if (item.uuid === undefined) continue;
+        if (typeof item.uuid !== 'string' || !UUID_RE.test(item.uuid)) {
+          return novaFault(400, `Bad networks format: network uuid is not in proper format (${String(item.uuid)})`);
         }
-        if (names.length > 0) networkName = names[0];
+        const net = this.cloud.networks.find((x) => x.id === item.uuid);
+        if (!net) return novaFault(400, `Network ${item.uuid} could not be found.`);
+        names.push(net.name);
       }
+    }
+    if (names.length > 0) networkName = names[0];
+    else if (n !== 'none') {
+      if (visible.length > 1) return novaFault(409, 'Multiple possible networks found, use a Network ID to be more specific.');
+      if (visible.length === 1) networkName = visible[0].name;
+      else if (n === 'auto') return novaFault(400, `Unable to automatically allocate a network for project ${ctx.projectId}`);
     }
 
     let configDrive = false;
@@ -260,7 +279,7 @@ export class Nova {
     }
 
     const problem = this.cloud.quotaProblem(ctx.projectId, flavor);
-    if (problem) return novaFault(403, problem);
+    if (problem && this.cloud.quotaRecheck === 'api') return novaFault(403, problem);
 
     const s = this.cloud.createServer({
       name,
@@ -271,6 +290,7 @@ export class Nova {
       keyName,
       configDrive,
       networkName,
+      quotaFault: problem,
       userId: ctx.token.principal.userId,
       projectId: ctx.projectId,
     });
@@ -334,11 +354,12 @@ export class Nova {
       flavor: this.serverFlavor(s.flavor, v),
       created: isoSeconds(s.created),
       updated: isoSeconds(s.updated),
-      addresses: active
-        ? {
-            [s.networkName]: [{ 'OS-EXT-IPS-MAC:mac_addr': s.mac, version: 4, addr: s.ip, 'OS-EXT-IPS:type': 'fixed' }],
-          }
-        : {},
+      addresses:
+        active && s.networkName !== null && s.ip !== null
+          ? {
+              [s.networkName]: [{ 'OS-EXT-IPS-MAC:mac_addr': s.mac, version: s.ip.includes(':') ? 6 : 4, addr: s.ip, 'OS-EXT-IPS:type': 'fixed' }],
+            }
+          : {},
       accessIPv4: '',
       accessIPv6: '',
       links: this.links('servers', s.id),
@@ -354,8 +375,9 @@ export class Nova {
       // Nova's power states: 1 RUNNING, 0 NOSTATE.
       'OS-EXT-STS:power_state': active ? 1 : 0,
       'os-extended-volumes:volumes_attached': [],
-      security_groups: [{ name: 'default' }],
     };
+    // Nova builds security_groups from the server's Neutron ports: a server without one has no key.
+    if (s.networkName !== null) out.security_groups = [{ name: 'default' }];
     if (s.fault) out.fault = { code: s.fault.code, created: isoSeconds(s.fault.created), message: s.fault.message };
     if (atLeast(v, '2.9')) out.locked = false;
     if (atLeast(v, '2.19')) out.description = null;
@@ -420,6 +442,8 @@ export class Nova {
       .filter((f) => f.ramMb >= minRam)
       .slice(0, page.limit);
     const body: Record<string, unknown> = { flavors: items.map((f) => this.flavorView(f, ctx.version, detail)) };
+    const broken = this.brokenPage(page.marker);
+    if (broken) return broken;
     if (items.length > 0 && items.length === page.limit) {
       body.flavors_links = [{ rel: 'next', href: nextLink(`${this.urls().compute}/flavors${detail ? '/detail' : ''}`, q, items[items.length - 1].id) }];
     }
