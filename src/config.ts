@@ -51,6 +51,8 @@ const providerImage = z.strictObject({
   username: z.string().default('jenkins'),
   'private-key': z.string().default('/var/lib/jenkins/.ssh/id_rsa'),
   meta: z.record(z.string(), z.string()).default({}),
+  /** false: do not wait for SSH; the node is ready once ACTIVE, with whatever address it has. */
+  'host-key-checking': z.boolean().default(true),
 });
 
 const openstackAuth = z.strictObject({
@@ -83,7 +85,26 @@ const provider = z.strictObject({
   /** How often the shared server list is polled while something waits on it. */
   'poll-interval': duration('2s'),
   'availability-zones': z.array(z.string()).default([]),
-  networks: z.array(z.strictObject({ name: z.string().optional(), id: z.string().optional() })).default([]),
+  /**
+   * `auto` (Nova picks; default), `none` (no network, no address) or a list of networks, each
+   * `{name}` or `{id}` (Nodepool 0.x spellings `net-label` / `net-id` accepted too).
+   */
+  networks: z
+    .union([
+      z.literal('auto'),
+      z.literal('none'),
+      z.array(
+        z
+          .strictObject({ name: z.string().optional(), id: z.string().optional(), 'net-id': z.string().optional(), 'net-label': z.string().optional() })
+          .transform((n) => ({ name: n.name ?? n['net-label'], id: n.id ?? n['net-id'] }))
+          .refine((n) => n.name !== undefined || n.id !== undefined, 'each network needs a name or an id'),
+      ),
+    ])
+    .default('auto'),
+  /** Prefer an IPv6 address over an IPv4 one of the same kind (public/private). */
+  'ipv6-preferred': z.boolean().default(false),
+  /** Use the private (fixed) address even when the server also has a public/floating one. */
+  'use-private-address': z.boolean().default(false),
   'keypair': z.string().optional(),
   'config-drive': z.boolean().default(false),
   /** Port SSH answers on in the VMs (22 in a real cloud; the emulator uses a high port). */
