@@ -105,6 +105,27 @@ function toFailure(r: FailureDbRow): LaunchFailure {
   return { id: r.id, provider: r.provider, label: r.label, nodeId: r.node_id, hostname: r.hostname, code: r.code, message: r.message, time: r.time };
 }
 
+/**
+ * `WHERE ...` for the conditions whose value is defined: `[sql, value]` pairs where the sql has
+ * one `?`, or `[column, values[]]` for `column IN (...)` (an empty list matches nothing).
+ */
+function whereClause(conds: readonly ([string, unknown] | [string, readonly unknown[] | undefined, 'in'])[]): { sql: string; params: unknown[] } {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  for (const [sql, value, kind] of conds) {
+    if (value === undefined) continue;
+    if (kind === 'in') {
+      const list = value as readonly unknown[];
+      where.push(list.length ? `${sql} IN (${list.map(() => '?').join(', ')})` : '0');
+      params.push(...list);
+    } else {
+      where.push(sql);
+      params.push(value);
+    }
+  }
+  return { sql: where.length ? `WHERE ${where.join(' AND ')}` : '', params };
+}
+
 /** Patch keys -> columns. Only these may be written by updateNode / transitionNode patches. */
 const NODE_COLUMNS: Record<keyof NodePatch, string> = {
   serverId: 'server_id',
@@ -241,23 +262,12 @@ export class SqliteStore implements Store {
   }
 
   async listNodes(filter: NodeFilter = {}): Promise<NodeRecord[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (filter.provider !== undefined) {
-      where.push('provider = ?');
-      params.push(filter.provider);
-    }
-    if (filter.label !== undefined) {
-      where.push('label = ?');
-      params.push(filter.label);
-    }
-    if (filter.states !== undefined) {
-      // An empty list of states matches nothing.
-      where.push(filter.states.length ? `state IN (${filter.states.map(() => '?').join(', ')})` : '0');
-      params.push(...filter.states);
-    }
-    const sql = `SELECT * FROM nodes ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id`;
-    return (this.db.prepare(sql).all(...params) as NodeRow[]).map(toNode);
+    const { sql, params } = whereClause([
+      ['provider = ?', filter.provider],
+      ['label = ?', filter.label],
+      ['state', filter.states, 'in'],
+    ]);
+    return (this.db.prepare(`SELECT * FROM nodes ${sql} ORDER BY id`).all(...params) as NodeRow[]).map(toNode);
   }
 
   async updateNode(id: number, patch: NodePatch): Promise<NodeRecord> {
@@ -316,22 +326,12 @@ export class SqliteStore implements Store {
   }
 
   async listImages(filter: { provider?: string; image?: string; states?: readonly ImageState[] } = {}): Promise<ImageRecord[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (filter.provider !== undefined) {
-      where.push('provider = ?');
-      params.push(filter.provider);
-    }
-    if (filter.image !== undefined) {
-      where.push('image = ?');
-      params.push(filter.image);
-    }
-    if (filter.states !== undefined) {
-      where.push(filter.states.length ? `state IN (${filter.states.map(() => '?').join(', ')})` : '0');
-      params.push(...filter.states);
-    }
-    const sql = `SELECT * FROM images ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id`;
-    return (this.db.prepare(sql).all(...params) as ImageRow[]).map(toImage);
+    const { sql, params } = whereClause([
+      ['provider = ?', filter.provider],
+      ['image = ?', filter.image],
+      ['state', filter.states, 'in'],
+    ]);
+    return (this.db.prepare(`SELECT * FROM images ${sql} ORDER BY id`).all(...params) as ImageRow[]).map(toImage);
   }
 
   async updateImage(id: number, patch: ImagePatch): Promise<ImageRecord> {
@@ -365,22 +365,13 @@ export class SqliteStore implements Store {
 
   /** Oldest first. With `limit`, the newest `limit` rows (still oldest first). */
   async audit(filter: { kind?: 'node' | 'image'; objectId?: number; limit?: number } = {}): Promise<AuditRow[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (filter.kind !== undefined) {
-      where.push('kind = ?');
-      params.push(filter.kind);
-    }
-    if (filter.objectId !== undefined) {
-      where.push('object_id = ?');
-      params.push(filter.objectId);
-    }
-    let sql = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC`;
-    if (filter.limit !== undefined) {
-      sql += ' LIMIT ?';
-      params.push(filter.limit);
-    }
-    return (this.db.prepare(sql).all(...params) as AuditDbRow[]).reverse().map(toAudit);
+    const { sql, params } = whereClause([
+      ['kind = ?', filter.kind],
+      ['object_id = ?', filter.objectId],
+    ]);
+    const limit = filter.limit !== undefined ? ' LIMIT ?' : '';
+    const rows = this.db.prepare(`SELECT * FROM audit ${sql} ORDER BY id DESC${limit}`).all(...params, ...(limit ? [filter.limit] : [])) as AuditDbRow[];
+    return rows.reverse().map(toAudit);
   }
 
   async getMeta(key: string): Promise<string | undefined> {
@@ -439,26 +430,14 @@ export class SqliteStore implements Store {
   }
 
   async listLaunchFailures(filter: { provider?: string; label?: string; since?: number; limit?: number } = {}): Promise<LaunchFailure[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (filter.provider !== undefined) {
-      where.push('provider = ?');
-      params.push(filter.provider);
-    }
-    if (filter.label !== undefined) {
-      where.push('label = ?');
-      params.push(filter.label);
-    }
-    if (filter.since !== undefined) {
-      where.push('time >= ?');
-      params.push(filter.since);
-    }
-    let sql = `SELECT * FROM launch_failures ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC`;
-    if (filter.limit !== undefined) {
-      sql += ' LIMIT ?';
-      params.push(filter.limit);
-    }
-    return (this.db.prepare(sql).all(...params) as FailureDbRow[]).map(toFailure);
+    const { sql, params } = whereClause([
+      ['provider = ?', filter.provider],
+      ['label = ?', filter.label],
+      ['time >= ?', filter.since],
+    ]);
+    const limit = filter.limit !== undefined ? ' LIMIT ?' : '';
+    const rows = this.db.prepare(`SELECT * FROM launch_failures ${sql} ORDER BY id DESC${limit}`).all(...params, ...(limit ? [filter.limit] : [])) as FailureDbRow[];
+    return rows.map(toFailure);
   }
 
   async changeMarker(): Promise<number> {
