@@ -2,7 +2,7 @@
 // bucket for its API calls, retries with backoff, Retry-After, a shared server-list poll,
 // flavor/image caches and per-operation call counts. Policy lives here once for all clouds.
 import { systemClock, type Clock } from '../src/clock.js';
-import { LaunchError, NotFoundError, RateLimitedError, errorCode } from '../src/errors.js';
+import { LaunchError, NotFoundError, QuotaExceededError, RateLimitedError, errorCode } from '../src/errors.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { chooseFlavor, type CloudImage, type CloudServer, type CreateServerRequest, type Flavor, type ProviderDriver, type Quota } from './provider.js';
 import { cappedRetryAfter, retryPolicy, withRetry, type RetryPolicy } from './retry.js';
@@ -234,6 +234,11 @@ export class ManagedProvider {
         }
         missing = 0;
         if (s.status === 'error') {
+          // Nova's conductor re-checks quota after accepting a burst of creates: the loser goes
+          // ERROR with fault 413 "Quota exceeded ...". That is the cloud being full, not a bad boot.
+          if (s.faultCode === 413 || /quota exceeded/i.test(s.fault ?? '')) {
+            throw new QuotaExceededError(`provider ${this.name}: server ${id} went to ${s.rawStatus}: ${s.fault ?? 'quota exceeded'}`, s.faultCode ?? 413);
+          }
           throw new LaunchError(`provider ${this.name}: server ${id} went to ${s.rawStatus}: ${s.fault ?? 'no fault given'}`);
         }
         if (s.status === 'deleting') throw new LaunchError(`provider ${this.name}: server ${id} is being deleted (${s.rawStatus})`);

@@ -1,7 +1,7 @@
 // Launches one node: create the server, wait for ACTIVE through the shared poll, wait for SSH,
 // register with the target, mark ready. The node row exists before the create call (write-ahead).
 // A failed attempt deletes its server before the next; after the last, the node goes to deleting.
-import { AuthError, BadRequestError, NotInStoreError, QuotaExceededError, SshKeyError, TargetAuthError, TimeoutError, errorCode } from './errors.js';
+import { AuthError, BadRequestError, LaunchError, NetworkConfigError, NotInStoreError, QuotaExceededError, SshKeyError, TargetAuthError, TimeoutError, errorCode } from './errors.js';
 import { serverMetadata, type NodeRecord } from './model.js';
 import { nodeLogger, type Logger } from './log.js';
 import { waitForSsh } from './ssh-check.js';
@@ -10,7 +10,13 @@ import type { ProviderImageConfig } from './config.js';
 
 /** Errors that another attempt cannot fix. */
 function isFinal(err: unknown): boolean {
-  return err instanceof TargetAuthError || err instanceof AuthError || err instanceof BadRequestError || err instanceof SshKeyError;
+  return (
+    err instanceof TargetAuthError ||
+    err instanceof AuthError ||
+    err instanceof BadRequestError ||
+    err instanceof SshKeyError ||
+    err instanceof NetworkConfigError
+  );
 }
 
 export class Launcher {
@@ -143,12 +149,20 @@ export class Launcher {
     // boot-timeout covers ACTIVE and SSH together, from this attempt's start.
     const bootStart = ctx.clock.now();
     const active = await rt.api.waitForActive(serverId, p['boot-timeout'], signal);
-    if (!active.ip) throw new BadRequestError(`server ${serverId} is ACTIVE but has no IPv4 address`);
+    // host-key-checking: false skips the SSH wait; the node keeps whatever address it has (maybe none).
+    const sshCheck = image['host-key-checking'];
+    if (sshCheck && !active.ip) {
+      // Nova adds no address to an ACTIVE server later: this attempt is over (another may do better).
+      const seen = (active.addresses ?? []).map((a) => `${a.addr} (${a.type}, v${a.version})`).join(', ') || 'none';
+      throw new LaunchError(`server ${serverId} is ACTIVE but has no usable address for SSH (addresses: ${seen}); check the provider's networks`);
+    }
     await ctx.store.updateNode(node.id, { ip: active.ip, az: active.az });
-    await waitForSsh(
-      { host: active.ip, port: p['ssh-port'], username: image.username, privateKey: await ctx.readKey(image['private-key']) },
-      { timeoutMs: Math.max(1, p['boot-timeout'] - (ctx.clock.now() - bootStart)), clock: ctx.clock, signal, keyName: image['private-key'] },
-    );
+    if (sshCheck && active.ip) {
+      await waitForSsh(
+        { host: active.ip, port: p['ssh-port'], username: image.username, privateKey: await ctx.readKey(image['private-key']) },
+        { timeoutMs: Math.max(1, p['boot-timeout'] - (ctx.clock.now() - bootStart)), clock: ctx.clock, signal, keyName: image['private-key'] },
+      );
+    }
     signal.throwIfAborted();
     const label = ctx.config().labels.find((l) => l.name === node.label);
     const target = ctx.target(node.target);
@@ -156,7 +170,7 @@ export class Launcher {
     if (target) {
       const reg = await target.register({
         name: node.hostname,
-        host: active.ip,
+        host: active.ip ?? node.hostname,
         port: p['ssh-port'],
         description: `nodepool node ${node.id} (${node.provider}, ${node.label})`,
         labels: [label?.name ?? node.label],

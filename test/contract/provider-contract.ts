@@ -223,18 +223,18 @@ export function defineProviderContract(name: string, setup: () => Promise<Provid
       const used = (await h.driver.listServers()).length;
       await h.setQuota(used);
       await h.conductorQuota(true);
-      let s: CloudServer;
+      let failed: CloudServer;
       try {
-        s = await create();
+        const s = await create();
+        failed = await until('error', async () => {
+          const got = await h.driver.getServer(s.id);
+          expect(got.status).not.toBe('active');
+          return got.status === 'error' ? got : undefined;
+        });
       } finally {
         await h.conductorQuota(false);
         await h.setQuota(1000);
       }
-      const failed = await until('error', async () => {
-        const got = await h.driver.getServer(s.id);
-        expect(got.status).not.toBe('active');
-        return got.status === 'error' ? got : undefined;
-      });
       expect(failed.faultCode).toBe(413);
       expect(failed.fault).toMatch(/^Quota exceeded for instances: Requested 1, but already used \d+ of \d+ instances$/);
     });

@@ -57,8 +57,10 @@ export interface ServerRec {
   hostId: string;
   /** 127.A.B.C (where the emulated SSH daemon listens once ACTIVE), fd00:A::N on an IPv6-only network, null without a network. */
   ip: string | null;
-  /** Set at create in `quotaRecheck: 'conductor'` mode: the boot ends in ERROR with fault 413 and this message. */
-  quotaFault: string | null;
+  /** Created in `quotaRecheck: 'conductor'` mode: the quota is checked at boot (ERROR with fault 413 when over). */
+  recheckQuota: boolean;
+  /** Creation order (ties of `created` under a manual clock). */
+  seq: number;
   mac: string;
   created: number;
   updated: number;
@@ -146,6 +148,7 @@ export class Cloud {
   deleteTimeMs: number;
   imageTimeMs: number;
   private ipCounter = 0;
+  private seq = 0;
   private readonly ipA: number;
 
   constructor(
@@ -211,11 +214,13 @@ export class Cloud {
       if (s.status === 'BUILD' && now >= s.bootAt) {
         s.updated = s.bootAt;
         s.taskState = s.goneAt === null ? null : 'deleting';
-        if (s.quotaFault !== null) {
-          // Nova's conductor re-checked the quota after the API let the create through.
+        // Nova's conductor re-checks the quota after the API let the create through; what was
+        // created before this server counts (ERROR ones too, as in Nova).
+        const over = s.recheckQuota ? this.quotaProblem(s.projectId, s.flavor, (o) => o !== s && (o.created < s.created || (o.created === s.created && o.seq < s.seq))) : null;
+        if (over !== null) {
           s.status = 'ERROR';
           s.vmState = 'error';
-          s.fault = { code: 413, message: s.quotaFault, created: s.bootAt };
+          s.fault = { code: 413, message: over, created: s.bootAt };
         } else if (s.willError) {
           s.status = 'ERROR';
           s.vmState = 'error';
@@ -241,10 +246,10 @@ export class Cloud {
   }
 
   /** Everything a project holds counts, servers in ERROR or being deleted included (as in Nova). */
-  usage(projectId: string): QuotaUsage {
+  usage(projectId: string, only: (s: ServerRec) => boolean = () => true): QuotaUsage {
     const u = { instances: 0, cores: 0, ramMb: 0 };
     for (const s of this.servers.values()) {
-      if (s.projectId !== projectId) continue;
+      if (s.projectId !== projectId || !only(s)) continue;
       u.instances += 1;
       u.cores += s.flavor.vcpus;
       u.ramMb += s.flavor.ramMb;
@@ -253,8 +258,8 @@ export class Cloud {
   }
 
   /** Nova's TooManyInstances text, or null when the request fits. */
-  quotaProblem(projectId: string, flavor: EmulatorFlavor): string | null {
-    const used = this.usage(projectId);
+  quotaProblem(projectId: string, flavor: EmulatorFlavor, only?: (s: ServerRec) => boolean): string | null {
+    const used = this.usage(projectId, only);
     const rows: { name: string; req: number; used: number; max: number }[] = [
       { name: 'cores', req: flavor.vcpus, used: used.cores, max: this.quota.cores ?? -1 },
       { name: 'instances', req: 1, used: used.instances, max: this.quota.instances ?? -1 },
@@ -272,14 +277,15 @@ export class Cloud {
 
   createServer(
     input: Pick<ServerRec, 'name' | 'imageId' | 'flavor' | 'metadata' | 'az' | 'keyName' | 'configDrive' | 'networkName' | 'userId' | 'projectId'> & {
-      quotaFault?: string | null;
+      recheckQuota?: boolean;
     },
   ): ServerRec {
     const now = this.clock.now();
     const net = input.networkName === null ? undefined : this.networks.find((n) => n.name === input.networkName);
     const s: ServerRec = {
       ...input,
-      quotaFault: input.quotaFault ?? null,
+      recheckQuota: input.recheckQuota ?? false,
+      seq: this.seq++,
       id: randomUuid(this.rng),
       hostId: randomHex(this.rng, 56),
       ip: input.networkName === null ? null : this.nextIp(net?.ipVersion ?? 4),

@@ -290,7 +290,7 @@ export class Nova {
       keyName,
       configDrive,
       networkName,
-      quotaFault: problem,
+      recheckQuota: this.cloud.quotaRecheck === 'conductor',
       userId: ctx.token.principal.userId,
       projectId: ctx.projectId,
     });
