@@ -93,6 +93,11 @@ export interface ProviderDriver {
   deleteImage(id: string): Promise<void>;
   /** Idempotent. */
   close(): Promise<void>;
+  /**
+   * Optional, for `nodepool provider-check`: authenticates and reads the service catalog,
+   * answering what it found (e.g. "token for project X", "compute https://...").
+   */
+  connect?(): Promise<{ auth: string; catalog: string }>;
 }
 
 /** The smallest flavor with RAM >= minRam whose name contains nameFilter (ties: fewer vcpus, then name). */

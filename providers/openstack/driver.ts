@@ -120,5 +120,16 @@ export function createOpenStackDriver(cfg: ProviderConfig, opts: OpenStackDriver
     close(): Promise<void> {
       return http.close();
     },
+
+    async connect() {
+      const token = await session.token();
+      const who = `token ${token.slice(0, 8)}... for ${auth.username}@${auth['project-name']}`;
+      const found: string[] = [];
+      for (const type of ['compute', 'image', 'network']) {
+        found.push(`${type} ${await session.endpoint(type).catch(() => '(none)')}`);
+      }
+      if (found[0].endsWith('(none)') || found[1].endsWith('(none)')) throw new ConfigError([`providers.${cfg.name}: the catalog lacks ${found.filter((f) => f.endsWith('(none)')).join(', ')}`]);
+      return { auth: who, catalog: found.join(', ') };
+    },
   };
 }

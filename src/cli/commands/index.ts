@@ -10,9 +10,10 @@ import * as failures from './failures.js';
 import * as hold from './hold.js';
 import * as imageList from './image-list.js';
 import * as list from './list.js';
+import * as providerCheck from './provider-check.js';
 
 export interface CommandModule {
   register(program: Command, ctx: CliContext): void;
 }
 
-export const commands: readonly CommandModule[] = [daemon, list, failures, hold, del, imageList, alienList, configValidate];
+export const commands: readonly CommandModule[] = [daemon, list, failures, hold, del, imageList, alienList, configValidate, providerCheck];
