@@ -36,8 +36,6 @@ export interface ProviderContractHarness {
   badCredentialsDriver(): Promise<ProviderDriver> | ProviderDriver;
   /** [emulator] A driver whose cloud rate-limits it within a few calls (e.g. a tiny budget, time frozen). The suite closes it. */
   rateLimitedDriver?(): Promise<ProviderDriver> | ProviderDriver;
-  /** The network choice that gives a server an IPv4 address SSH can reach (default: the driver's config). */
-  addressedNetworks?: NetworkChoice;
   /** [emulator] A fresh cloud whose project sees exactly these networks (ipVersion 6: an IPv6-only subnet). */
   cloudWithNetworks?(networks: { name: string; ipVersion?: 4 | 6 }[]): Promise<ScratchCloud>;
   /** [emulator] Switches the cloud to checking quota in the conductor: creates answer 202, over-quota boots end in ERROR. */

@@ -159,7 +159,7 @@ export async function runProviderCheck(cfg: ProviderConfig, opts: ProviderCheckO
     await step('delete', async () => {
       const id = server!.id;
       await driver.deleteServer(id);
-      await poll('gone', async () => ((await driver.listServers()).some((s) => s.id === id && s.status !== 'deleting') ? undefined : true));
+      await poll('gone', async () => ((await driver.listServers()).some((s) => s.id === id) ? undefined : true));
       deleted = true;
       return `server ${id} deleted and gone from the list`;
     });
