@@ -128,7 +128,7 @@ describe('valid configs', () => {
     expect(p.interface).toBe('public');
     expect([p.rate, p['rate-burst'], p['max-concurrency'], p['launch-retries'], p['ssh-port']]).toEqual([1, 1, 10, 3, 22]);
     expect([p['boot-timeout'], p['launch-timeout'], p['poll-interval']]).toEqual([120_000, 3_600_000, 2_000]);
-    expect([p['availability-zones'], p.networks, p['config-drive']]).toEqual([[], [], false]);
+    expect([p['availability-zones'], p.networks, p['config-drive']]).toEqual([[], 'auto', false]);
     expect(p.auth?.['user-domain-name']).toBe('Default');
     expect(p.images[0]).toEqual({
       name: 'ubuntu',
@@ -137,7 +137,9 @@ describe('valid configs', () => {
       username: 'jenkins',
       'private-key': '/var/lib/jenkins/.ssh/id_rsa',
       meta: {},
+      'host-key-checking': true,
     });
+    expect([p['ipv6-preferred'], p['use-private-address']]).toEqual([false, false]);
     expect(c.labels[0]['min-ready']).toBe(0);
     expect(c.labels[0].target).toBeUndefined();
     expect(c.cron).toEqual({ 'image-update': '14 2 * * *' });
