@@ -13,12 +13,16 @@ export interface ComputerInfo {
   idle: boolean;
   offline: boolean;
   temporarilyOffline: boolean;
+  /** The message given to toggleOffline; null when online. */
+  offlineMessage: string | null;
 }
 
 /** What the REST layer needs from the master's node registry. */
 export interface NodeRegistry {
   create(def: NodeDefinition): 'created' | 'exists';
   delete(name: string): Promise<boolean>;
+  /** Jenkins' toggleOffline; false for an unknown node. */
+  toggleOffline(name: string, message: string): boolean;
   get(name: string): ComputerInfo | undefined;
   list(): ComputerInfo[];
 }
@@ -91,7 +95,7 @@ export class JenkinsApi {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const method = req.method ?? 'GET';
     const path = url.pathname;
-    const computer = /^\/computer\/([^/]+)\/(api\/json|doDelete)\/?$/.exec(path);
+    const computer = /^\/computer\/([^/]+)\/(api\/json|doDelete|toggleOffline)\/?$/.exec(path);
     const template = computer ? `/computer/NAME/${computer[2]}` : path;
     this.count(`${method} ${template}`);
 
@@ -118,6 +122,13 @@ export class JenkinsApi {
       }
       if (path === '/computer/doCreateItem') return this.createItem(res, url.searchParams, form);
       if (computer && computer[2] === 'doDelete') return this.deleteNode(res, decodeURIComponent(computer[1]));
+      if (computer && computer[2] === 'toggleOffline') {
+        const message = form.get('offlineMessage') ?? url.searchParams.get('offlineMessage') ?? '';
+        if (!this.opts.registry.toggleOffline(decodeURIComponent(computer[1]), message)) return send(res, 404, 'text/html;charset=utf-8', errorPage(404, 'Not Found'));
+        // Jenkins redirects back to the computer page.
+        res.setHeader('Location', `${this.url}computer/${computer[1]}/`);
+        return send(res, 302, 'text/html;charset=utf-8', '');
+      }
       if (path === '/crumbIssuer/api/json' || (computer && computer[2] === 'api/json')) return methodNotAllowed(res);
       return send(res, 404, 'text/html;charset=utf-8', errorPage(404, 'Not Found'));
     }
@@ -131,7 +142,7 @@ export class JenkinsApi {
       if (!info) return send(res, 404, 'text/html;charset=utf-8', errorPage(404, 'Not Found'));
       return sendJson(res, computerJson(info));
     }
-    if (path === '/computer/doCreateItem' || (computer && computer[2] === 'doDelete')) {
+    if (path === '/computer/doCreateItem' || (computer && (computer[2] === 'doDelete' || computer[2] === 'toggleOffline'))) {
       // Jenkins' @RequirePOST answers a GET with 405 and a page explaining POST is required.
       return methodNotAllowed(res);
     }
@@ -222,8 +233,8 @@ function computerJson(c: ComputerInfo): unknown {
     monitorData: {},
     numExecutors: 1,
     offline: c.offline,
-    offlineCause: c.temporarilyOffline ? { _class: 'hudson.slaves.OfflineCause$ByCLI', description: 'Offline due to Gearman request' } : null,
-    offlineCauseReason: c.temporarilyOffline ? 'Offline due to Gearman request' : '',
+    offlineCause: c.temporarilyOffline ? { _class: 'hudson.slaves.OfflineCause$UserCause', description: c.offlineMessage ?? '' } : null,
+    offlineCauseReason: c.temporarilyOffline ? (c.offlineMessage ?? '') : '',
     oneOffExecutors: [],
     temporarilyOffline: c.temporarilyOffline,
     absoluteRemotePath: null,

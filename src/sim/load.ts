@@ -32,6 +32,9 @@ export interface LoadOptions {
   log?: Logger;
   /** Extra build parameters sent with every job (JSON payload of strings). */
   parameters?: Record<string, string>;
+  /** Send OFFLINE_NODE_WHEN_COMPLETE=1 (as Zuul does for single-use nodes). Default true; false
+   * is a build from Jenkins' own queue, after which a real agent stays online. */
+  offlineWhenComplete?: boolean;
 }
 
 export interface LoadOutcome {
@@ -75,7 +78,7 @@ export function startLoad(opts: LoadOptions): Load {
 
   const submit = (fn: string, seq: number) => {
     const started = clock.now();
-    const payload = JSON.stringify({ ...opts.parameters, OFFLINE_NODE_WHEN_COMPLETE: '1', LOAD_SEQ: String(seq) });
+    const payload = JSON.stringify({ ...opts.parameters, ...(opts.offlineWhenComplete === false ? {} : { OFFLINE_NODE_WHEN_COMPLETE: '1' }), LOAD_SEQ: String(seq) });
     const job = client.submitJob(fn, payload, { background: false, toStringEncoding: 'utf8' });
     submitted++;
     pending++;

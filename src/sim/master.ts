@@ -47,6 +47,8 @@ export interface SimNodeInfo {
   buildsRun: number;
   /** Jobs offered after its one job and given back (should stay 0). */
   rejected: number;
+  /** Jenkins' temporarilyOffline. */
+  temporarilyOffline: boolean;
   functions: string[];
   created: number;
 }
@@ -215,6 +217,13 @@ class Master implements SimMaster, NodeRegistry {
     return true;
   }
 
+  toggleOffline(name: string, message: string): boolean {
+    const entry = this.simNodes.get(name);
+    if (!entry) return false;
+    entry.node.toggleOffline(message);
+    return true;
+  }
+
   get(name: string): ComputerInfo | undefined {
     const entry = this.simNodes.get(name);
     return entry ? computerInfo(entry.node) : undefined;
@@ -236,6 +245,7 @@ class Master implements SimMaster, NodeRegistry {
       busy: node.state === 'busy',
       buildsRun: node.buildsRun,
       rejected: node.rejected,
+      temporarilyOffline: node.offlineMessage !== null,
       functions: node.registeredFunctions,
       created: node.created,
     }));
@@ -285,16 +295,17 @@ class Master implements SimMaster, NodeRegistry {
 }
 
 function computerInfo(node: SimNode): ComputerInfo {
-  const used = node.state === 'used' || node.state === 'deleted';
+  // Jenkins shows an agent online once launched, and keeps it online after a build
+  // (RetentionStrategy$Always) until somebody takes it offline (toggleOffline).
+  const offline = node.offlineMessage !== null || node.state === 'deleted';
   return {
     name: node.def.name,
     description: node.def.description,
     labels: node.def.labels,
     idle: node.state !== 'busy',
-    // Jenkins shows an agent online once launched; a used single-use agent is taken offline
-    // (the Gearman plugin's OFFLINE_NODE_WHEN_COMPLETE).
-    offline: used,
-    temporarilyOffline: used,
+    offline,
+    temporarilyOffline: node.offlineMessage !== null,
+    offlineMessage: node.offlineMessage,
   };
 }
 

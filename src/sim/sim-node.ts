@@ -1,8 +1,10 @@
 // One agent of the simulated master. Like a Jenkins agent driven by the Gearman plugin it
 // registers `build:JOB` and `build:JOB:LABEL` for every job its labels can run, on every
-// Gearman server; unlike a long-lived agent it is single use: it takes ONE job, drops every
-// function at once, runs the build (onStarted, wait, onCompleted, onFinalized), answers the
-// Gearman client and then disconnects. Like an agent with one executor it has at most one
+// Gearman server. Like a real agent (RetentionStrategy$Always) it is NOT single use by itself:
+// it drops every function while its one executor is busy, runs the build (onStarted, wait,
+// onCompleted, onFinalized), answers the Gearman client and, unless it was taken offline
+// (toggleOffline, or the build's OFFLINE_NODE_WHEN_COMPLETE parameter as the Gearman plugin
+// honours it), offers itself for the next queued build. Taken offline, it is done. Like an agent with one executor it has at most one
 // GRAB_JOB in flight (across all servers) and sends none once it took its job (grab-gate.ts).
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
@@ -73,6 +75,8 @@ export class SimNode {
   buildsRun = 0;
   /** Jobs handed to this node after it had taken its one job (multi-server races); given back. */
   rejected = 0;
+  /** Jenkins' temporarilyOffline: null = online; else the offline message. */
+  offlineMessage: string | null = null;
   readonly created: number;
   private worker: GmWorker | null = null;
   private functions = new Map<string, string>();
@@ -91,7 +95,28 @@ export class SimNode {
 
   /** Functions currently offered to Gearman. */
   get registeredFunctions(): string[] {
-    return this.state === 'idle' && this.worker ? [...this.functions.keys()] : [];
+    return this.state === 'idle' && this.worker && this.offlineMessage === null ? [...this.functions.keys()] : [];
+  }
+
+  /** Whether the agent may take a build: idle and online (not temporarily offline). */
+  private get schedulable(): boolean {
+    return this.state === 'idle' && this.offlineMessage === null;
+  }
+
+  /**
+   * Jenkins' toggleOffline: an online agent goes temporarily offline (the Gearman plugin drops
+   * its functions, so no build is scheduled on it); an offline one comes back online.
+   */
+  toggleOffline(message: string): void {
+    if (this.offlineMessage === null) {
+      this.offlineMessage = message;
+      if (this.state === 'idle') this.withdraw(null);
+      this.log.info({ message }, 'agent temporarily offline');
+    } else {
+      this.offlineMessage = null;
+      if (this.state === 'idle') this.register();
+      this.log.info('agent back online');
+    }
   }
 
   start(): void {
@@ -102,15 +127,15 @@ export class SimNode {
     }
     const worker = gearmanode().worker({ servers: this.host.servers.map((s) => ({ ...s })) });
     this.worker = worker;
-    grabOneAtATime(worker, () => this.state === 'idle');
-    this.stopReconnect = keepRegistered(worker, () => this.register(), () => this.state === 'idle', this.log);
+    grabOneAtATime(worker, () => this.schedulable);
+    this.stopReconnect = keepRegistered(worker, () => this.register(), () => this.schedulable, this.log);
     this.register();
     this.log.debug({ functions: [...this.functions.keys()] }, 'node registered with gearman');
   }
 
   private register(): void {
     const worker = this.worker;
-    if (!worker) return;
+    if (!worker || !this.schedulable) return;
     // The Jenkins Gearman plugin names its workers after the node: visible in gearmand's `workers`.
     worker.setWorkerId(this.def.name.replace(/\s/g, '_'));
     for (const fn of this.functions.keys()) {
@@ -119,7 +144,7 @@ export class SimNode {
   }
 
   private onJob(job: GmWorkerJob): void {
-    if (this.state !== 'idle') {
+    if (!this.schedulable) {
       this.giveBack(job);
       return;
     }
@@ -135,10 +160,10 @@ export class SimNode {
    * bring another job meanwhile because the grab gate sends no GRAB_JOB once the node is busy
    * (gearmanode itself would: it answers every NOOP with GRAB_JOB, and NO_JOB with PRE_SLEEP).
    */
-  private withdraw(job: GmWorkerJob): void {
+  private withdraw(job: GmWorkerJob | null): void {
     for (const server of this.worker?.jobServers ?? []) {
       for (const fn of this.functions.keys()) {
-        if (fn === job.name && server.getUid() === job.jobServerUid) continue;
+        if (job && fn === job.name && server.getUid() === job.jobServerUid) continue;
         cantDo(server, fn);
       }
     }
@@ -209,7 +234,20 @@ export class SimNode {
     h.publish('onFinalized', frame());
     job.workComplete(status(result));
     this.log.debug({ job: jobName, number, result }, 'simulated build finished');
-    if (this.state === 'busy') this.state = 'used';
+    if (this.state !== 'busy') return this.disconnect();
+    // The Gearman plugin takes the agent offline after a build whose parameters ask for it (Zuul
+    // sets OFFLINE_NODE_WHEN_COMPLETE for single-use nodes); builds without it leave it online.
+    if (this.offlineMessage === null && /^(1|true)$/i.test(parameters.OFFLINE_NODE_WHEN_COMPLETE ?? '')) this.offlineMessage = 'Offline due to Gearman request';
+    if (this.offlineMessage === null) {
+      // What a real Jenkins does with an online idle agent (RetentionStrategy$Always): it takes
+      // the next queued build of its labels. Nodepool must take the agent offline before this.
+      this.state = 'idle';
+      this.busyServerUid = null;
+      this.log.warn({ job: jobName, number }, 'agent still online after its build: offering it for the next one');
+      this.register();
+      return;
+    }
+    this.state = 'used';
     this.disconnect();
   }
 

@@ -129,6 +129,37 @@ export class JenkinsTarget implements Target {
     throw this.failure(`look up node ${name}`, res);
   }
 
+  /**
+   * Takes the agent temporarily offline. toggleOffline is a toggle, so the computer's state is
+   * read first and an agent already offline is left alone; an unknown agent is success.
+   */
+  async takeOffline(node: Pick<NodeRecord, 'hostname' | 'manager'>, reason: string): Promise<void> {
+    const name = encodeURIComponent(node.hostname);
+    const res = await this.call('GET', `computer/${name}/api/json`);
+    if (res.status === 404) {
+      this.log.debug({ jenkinsNode: node.hostname }, 'take offline: node already gone');
+      return;
+    }
+    if (res.status !== 200) throw this.failure(`look up node ${node.hostname}`, res);
+    let offline: unknown;
+    try {
+      offline = (JSON.parse(res.body) as { temporarilyOffline?: unknown }).temporarilyOffline;
+    } catch (cause) {
+      throw new TargetError(`Jenkins ${this.name}: computer ${node.hostname} api/json is not JSON`, true, { cause });
+    }
+    if (offline === true) {
+      this.log.debug({ jenkinsNode: node.hostname }, 'node already temporarily offline');
+      return;
+    }
+    const post = await this.post(`computer/${name}/toggleOffline?${new URLSearchParams({ offlineMessage: reason })}`, new URLSearchParams({ offlineMessage: reason }));
+    if (post.status === 200 || post.status === 302 || post.status === 303) {
+      this.log.info({ jenkinsNode: node.hostname, reason }, 'node taken offline');
+      return;
+    }
+    if (post.status === 404) return;
+    throw this.failure(`take node ${node.hostname} offline`, post);
+  }
+
   close(): Promise<void> {
     this.closing ??= this.agent.close().catch((error) => this.log.warn({ error }, 'closing HTTP agent failed'));
     return this.closing;

@@ -1,6 +1,18 @@
 // Where a ready node is registered so that builds can run on it: a Jenkins master, or any
 // Gearman consumer. Every implementation must pass test/contract/target-contract.ts.
+import { TargetError } from '../errors.js';
 import type { NodeRecord } from '../model.js';
+
+/**
+ * A registration that got no answer in time but may still take effect (a Gearman job a manager
+ * may yet complete): retryable, and the node must be revoked from whoever took it.
+ */
+export class RegisterTimeoutError extends TargetError {
+  readonly maybeRegistered = true;
+  constructor(message: string) {
+    super(message, true);
+  }
+}
 
 export interface TargetNode {
   /** Node name in the master: the node's hostname. */
@@ -24,6 +36,17 @@ export interface Target {
   /** Removes the node; an unknown node is success. */
   unregister(node: Pick<NodeRecord, 'hostname' | 'manager'>): Promise<void>;
   exists(name: string): Promise<boolean>;
+  /**
+   * Takes the node out of the master's schedulable set (Jenkins: agent temporarily offline;
+   * Gearman: node revoked), so that no second build runs on it. Idempotent; an unknown node is
+   * success. Optional: a target without it has nothing to schedule.
+   */
+  takeOffline?(node: Pick<NodeRecord, 'hostname' | 'manager'>, reason: string): Promise<void>;
+  /**
+   * Whether a node registered now could be taken (Gearman: some worker serves node_assign:<target>),
+   * from a cheap cached check. Optional: absent means always.
+   */
+  available?(): boolean;
   /** Idempotent. */
   close(): Promise<void>;
 }

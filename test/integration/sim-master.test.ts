@@ -10,6 +10,7 @@ import { gearmanode, payloadText } from '../../src/sim/gearmanode.js';
 import { JenkinsTarget } from '../../src/targets/jenkins.js';
 import { silentLogger } from '../../src/log.js';
 import net from 'node:net';
+import { ManualClock } from '../../src/clock.js';
 
 const USER = 'nodepool';
 const TOKEN = 'secret-token';
@@ -76,8 +77,9 @@ describe('simulated master with real gearmand and ZeroMQ', () => {
     sim = null;
   });
 
-  const start = async (durationMs = 200) => {
+  const start = async (durationMs = 200, clock?: ManualClock) => {
     sim = await startSimMaster({
+      clock,
       gearman: [{ host: gearmand.host, port: gearmand.port }],
       user: USER,
       apiToken: TOKEN,
@@ -146,6 +148,44 @@ describe('simulated master with real gearmand and ZeroMQ', () => {
     expect(s.nodes().find((x) => x.name === 'np-1')!.buildsRun).toBe(1);
     const info = await fetchJson(s, 'computer/np-1/api/json');
     expect(info).toMatchObject({ offline: true, temporarilyOffline: true, idle: true });
+  });
+
+  it('like Jenkins, an agent left online runs the next queued build; one taken offline at onStarted runs one', async () => {
+    const clock = new ManualClock(Date.now());
+    const s = await start(200, clock);
+    // Builds from Jenkins' own queue: no OFFLINE_NODE_WHEN_COMPLETE, so nothing takes the agent offline for us.
+    load = startLoad({ gearman: server(), jobs: [{ name: 'unit', label: 'trusty' }], count: 4, ratePerSecond: 1000, offlineWhenComplete: false });
+    await waitFor(async () => (await functionStatus(gearmand, 'build:unit:trusty'))?.total === 4, { what: 'four jobs queued' });
+
+    await target!.register({ name: 'np-on', host: '198.51.100.3', port: 22, description: '', labels: ['trusty'] });
+    await waitFor(() => s.builds().length === 1, { what: 'first build' });
+    expect(await fetchJson(s, 'computer/np-on/api/json')).toMatchObject({ offline: false, temporarilyOffline: false, idle: false });
+    await clock.advance(200);
+    await waitFor(() => s.builds().length === 2, { what: 'a second build on the agent left online' });
+    expect(s.builds().map((b) => b.node)).toEqual(['np-on', 'np-on']);
+    await target!.takeOffline({ hostname: 'np-on', manager: null }, 'done');
+    await clock.advance(200);
+    await waitFor(() => load!.completed() === 2, { what: 'second build done' });
+    expect(s.nodes().find((n) => n.name === 'np-on')).toMatchObject({ buildsRun: 2, temporarilyOffline: true, registered: false });
+
+    await target!.register({ name: 'np-off', host: '198.51.100.4', port: 22, description: '', labels: ['trusty'] });
+    await waitFor(() => s.builds().length === 3, { what: 'third build' });
+    await target!.takeOffline({ hostname: 'np-off', manager: null }, 'nodepool: single use');
+    await target!.takeOffline({ hostname: 'np-off', manager: null }, 'nodepool: single use'); // idempotent: not toggled back
+    await clock.advance(200);
+    await waitFor(() => load!.completed() === 3, { what: 'third build done' });
+    await waitFor(async () => (await functionStatus(gearmand, 'build:unit:trusty'))?.workers === 0, { what: 'no worker left' });
+    expect(s.nodes().find((n) => n.name === 'np-off')).toMatchObject({ buildsRun: 1, temporarilyOffline: true, registered: false, rejected: 0 });
+    expect(await fetchJson(s, 'computer/np-off/api/json')).toMatchObject({ offline: true, temporarilyOffline: true, idle: true, offlineCauseReason: 'nodepool: single use' });
+    expect(s.requests()['POST /computer/NAME/toggleOffline']).toBe(2);
+    expect(await functionStatus(gearmand, 'build:unit:trusty')).toEqual({ total: 1, running: 0, workers: 0 });
+    // A fresh agent drains the job np-off left waiting (gearmand is shared with later tests).
+    await target!.register({ name: 'np-drain', host: '198.51.100.5', port: 22, description: '', labels: ['trusty'] });
+    await waitFor(() => s.builds().length === 4, { what: 'fourth build' });
+    await target!.takeOffline({ hostname: 'np-drain', manager: null }, 'done');
+    await clock.advance(200);
+    await load!.done;
+    expect(s.builds().map((b) => b.node)).toEqual(['np-on', 'np-on', 'np-off', 'np-drain']);
   });
 
   it('takes one of two jobs queued before the node registers and leaves the other queued', async () => {
