@@ -1,9 +1,11 @@
 // What a build event means for a node. onStarted: in use, and the planner runs at once so the
 // replacement's create call goes out in milliseconds. onFinalized: used, then deleted, or held
 // when the job asks for hold-on-failure and the build did not succeed.
-import { nodeLogger } from './log.js';
+import { errorCode } from './errors.js';
+import { nodeLogger, type Logger } from './log.js';
 import type { PoolContext } from './context.js';
 import type { JobConfig } from './config.js';
+import type { NodeRecord } from './model.js';
 
 /** The fields of a Jenkins ZMQ event this handler reads. */
 export interface BuildEventFields {
@@ -16,6 +18,24 @@ const HOLD_PREFIX = 'hold-on-failure:';
 
 export function jobRule(jobs: readonly JobConfig[], job: string): JobConfig | undefined {
   return jobs.find((j) => j.name === job || new RegExp(`^(?:${j.name})$`).test(job));
+}
+
+/**
+ * Single use, enforced: takes the node out of its master's schedulable set (Jenkins agent
+ * offline, Gearman node revoked). Never throws: a failure is logged and counted, and true/false
+ * says whether the target acknowledged.
+ */
+export async function takeNodeOffline(ctx: PoolContext, node: Pick<NodeRecord, 'hostname' | 'manager' | 'target'>, reason: string, log: Logger = ctx.log): Promise<boolean> {
+  const target = ctx.target(node.target);
+  if (!target?.takeOffline) return true;
+  try {
+    await target.takeOffline(node, reason);
+    return true;
+  } catch (err) {
+    log.warn({ err, target: target.name }, 'could not take the node offline in its target');
+    ctx.metrics.errors.inc({ component: 'target', reason: errorCode(err) });
+    return false;
+  }
 }
 
 export class BuildEventHandler {
@@ -36,15 +56,19 @@ export class BuildEventHandler {
     }
     const log = nodeLogger(ctx.log, node).child({ job: ev.name, build: ev.build.number });
     if (topic === 'onStarted') {
+      const reason = `nodepool: single use, ${ev.name} #${ev.build.number} started`;
       if (node.state !== 'ready') {
         ctx.metrics.events.inc({ topic, outcome: `in-state-${node.state}` });
         log.info({ state: node.state }, 'build started on a node that is not ready; state kept');
+        await takeNodeOffline(ctx, node, reason, log);
         return;
       }
       await ctx.store.transitionNode(node.id, 'in-use', { from: ['ready'], reason: `${ev.name} #${ev.build.number} started` });
       ctx.metrics.events.inc({ topic, outcome: 'ok' });
       log.info('node ready -> in-use');
       ctx.requestPlan('onStarted');
+      // After the planner is woken: the replacement's create call does not wait on the master.
+      await takeNodeOffline(ctx, node, reason, log);
       return;
     }
     if (topic !== 'onFinalized') {
@@ -69,6 +93,7 @@ export class BuildEventHandler {
         await ctx.store.transitionNode(used.id, 'hold', { reason: comment, patch: { holdReason: `${HOLD_PREFIX}${ev.name}`, comment } });
         ctx.metrics.events.inc({ topic, outcome: 'held' });
         log.info({ status }, 'node used -> hold (hold-on-failure)');
+        await takeNodeOffline(ctx, used, `nodepool: held, ${comment}`, log);
         return;
       }
     }

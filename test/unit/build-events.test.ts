@@ -9,6 +9,8 @@ import { silentLogger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics.js';
 import type { NodeRecord, NodeState } from '../../src/model.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
+import { HoldOffline } from '../../src/hold-offline.js';
+import type { Target } from '../../src/targets/target.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -50,6 +52,11 @@ interface Harness {
   /** Whether the handle() call in flight has resolved; requestPlan records it. */
   settled: boolean;
   watch: number | null;
+  /** takeOffline calls on the target "jenkins1", with the plans requested before each. */
+  offline: { hostname: string; reason: string; plansBefore: number }[];
+  /** When set, takeOffline rejects with it. */
+  offlineError: Error | null;
+  ctx: PoolContext;
 }
 
 let h: Harness;
@@ -58,7 +65,18 @@ function setup(cfg: Config): Harness {
   const clock = new ManualClock(T0);
   const store = SqliteStore.open(':memory:', { clock });
   const metrics = new Metrics();
-  const harness: Harness = { handler: undefined as unknown as BuildEventHandler, store, metrics, clock, plans: [], deletes: [], settled: true, watch: null };
+  const harness: Harness = { handler: undefined as unknown as BuildEventHandler, store, metrics, clock, plans: [], deletes: [], settled: true, watch: null, offline: [], offlineError: null, ctx: undefined as unknown as PoolContext };
+  const target: Target = {
+    name: 'jenkins1',
+    register: async () => ({}),
+    unregister: async () => undefined,
+    exists: async () => true,
+    close: async () => undefined,
+    takeOffline: async (node, reason) => {
+      if (harness.offlineError) throw harness.offlineError;
+      harness.offline.push({ hostname: node.hostname, reason, plansBefore: harness.plans.length });
+    },
+  };
   const ctx: PoolContext = {
     deploymentId: 'test',
     store,
@@ -67,7 +85,7 @@ function setup(cfg: Config): Harness {
     metrics,
     config: () => cfg,
     provider: () => undefined,
-    target: () => undefined,
+    target: (name) => (name === 'jenkins1' ? target : undefined),
     readKey: () => Promise.reject(new Error('no keys in this test')),
     launchEnded: () => undefined,
     requestPlan: (reason) => {
@@ -79,6 +97,7 @@ function setup(cfg: Config): Harness {
     requestDelete: (nodeId) => harness.deletes.push(nodeId),
   };
   harness.handler = new BuildEventHandler(ctx);
+  harness.ctx = ctx;
   return harness;
 }
 
@@ -155,6 +174,41 @@ describe('BuildEventHandler', () => {
       expect((await h.store.audit({ kind: 'node', objectId: n.id })).at(-1)).toMatchObject({ fromState: 'ready', toState: 'in-use', reason: 'integration #7 started' });
     });
 
+    it('onStarted takes the agent offline in its target (single use), after waking the planner', async () => {
+      const n = await nodeIn('ready');
+      await handle(ev('onStarted', n.hostname, { number: 9 }));
+      expect(h.offline).toEqual([{ hostname: n.hostname, reason: 'nodepool: single use, integration #9 started', plansBefore: 1 }]);
+    });
+
+    it('onStarted on a node that is not ready (held) still takes it offline', async () => {
+      const n = await nodeIn('hold');
+      await handle(ev('onStarted', n.hostname));
+      expect((await stateOf(n.id)).state).toBe('hold');
+      expect(h.offline.map((o) => o.hostname)).toEqual([n.hostname]);
+    });
+
+    it('a target that cannot take the node offline is logged and counted, and the node is in use anyway', async () => {
+      const n = await nodeIn('ready');
+      h.offlineError = new Error('master down');
+      await expect(handle(ev('onStarted', n.hostname))).resolves.toBeUndefined();
+      expect((await stateOf(n.id)).state).toBe('in-use');
+      const errs = await h.metrics.errors.get();
+      expect(errs.values.find((v) => v.labels.component === 'target')?.value).toBe(1);
+    });
+
+    it('an operator hold (a store change) takes the node offline once; a failed try is repeated on the next pass', async () => {
+      const watcher = new HoldOffline(h.ctx);
+      const n = await nodeIn('hold');
+      await nodeIn('ready');
+      h.offlineError = new Error('master down');
+      await watcher.pass();
+      expect(h.offline).toEqual([]);
+      h.offlineError = null;
+      await watcher.pass();
+      await watcher.pass();
+      expect(h.offline.map((o) => [o.hostname, o.reason])).toEqual([[n.hostname, 'nodepool: held: keep']]);
+    });
+
     it('onStarted for a node we do not own is counted, not thrown', async () => {
       const n = await nodeIn('ready');
       await expect(handle(ev('onStarted', 'master-node-42'))).resolves.toBeUndefined();
@@ -229,6 +283,9 @@ describe('BuildEventHandler', () => {
       expect(after.comment).toContain('FAILURE');
       expect((await trail(n.id)).slice(-2)).toEqual(['in-use -> used', 'used -> hold']);
       expect(h.deletes).toEqual([]);
+      // Held means out of the schedulable set too, even if onStarted was missed.
+      expect(h.offline.map((o) => o.hostname)).toEqual([n.hostname]);
+      expect(h.offline[0].reason).toContain('held: integration #31 FAILURE');
       expect(await eventCount('onFinalized', 'held')).toBe(1);
     });
 
