@@ -21,6 +21,8 @@ import { demandByLabel } from './pool/demand.js';
 import { surplusNodes } from './pool/surplus.js';
 import type { PoolContext } from './context.js';
 import { createTarget } from './targets/registry.js';
+import { HoldOffline } from './hold-offline.js';
+import { UnregisterRetry } from './unregister-retry.js';
 import type { Target } from './targets/target.js';
 import { GearmanDemandSource } from './gearman/demand-source.js';
 import { EventListener } from './events/listener.js';
@@ -61,6 +63,8 @@ export class Daemon {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly launcher: Launcher;
   private readonly deleter: Deleter;
+  private readonly holdOffline: HoldOffline;
+  private readonly unregisterRetry: UnregisterRetry;
   private readonly cleanupPass: Cleanup;
   private readonly ctx: PoolContext;
   private demandSource: GearmanDemandSource | null = null;
@@ -122,6 +126,8 @@ export class Daemon {
     });
     this.launcher = new Launcher(this.ctx);
     this.deleter = new Deleter(this.ctx);
+    this.holdOffline = new HoldOffline(this.ctx);
+    this.unregisterRetry = new UnregisterRetry(this.ctx);
     this.buildEvents = new BuildEventHandler(this.ctx);
     this.cloudHealth = new CloudHealth({ clock: this.clock, log: this.log, onState: (provider, up) => this.metrics.cloudUp.set({ provider }, up ? 1 : 0) });
     this.cleanupPass = new Cleanup({
@@ -289,7 +295,10 @@ export class Daemon {
       labels: cfg.labels.map((l) => ({
         name: l.name,
         minReady: l['min-ready'],
-        providers: l.providers.map((p) => p.name).filter((p) => this.cleanupPass.reconciled(p) && !this.backoff.blocked(p, l.name, now)),
+        // No server is created while no worker can take the node (Gearman target without a worker).
+        providers: this.targetAccepting(l.target ?? cfg.targets[0]?.name)
+          ? l.providers.map((p) => p.name).filter((p) => this.cleanupPass.reconciled(p) && !this.backoff.blocked(p, l.name, now))
+          : [],
       })),
       providers: cfg.providers.map((p) => this.plannerProvider(p)),
       nodes: nodes.map((n) => ({ provider: n.provider, label: n.label, state: n.state })),
@@ -308,6 +317,11 @@ export class Daemon {
         this.startLaunch(node);
       }
     }
+  }
+
+  private targetAccepting(name: string | undefined): boolean {
+    const target = name === undefined ? undefined : this.targets.get(name);
+    return target?.available?.() ?? true;
   }
 
   /** A provider as the planner sees it: limits, and the flavor each of its labels boots (cached, never waits on the cloud). */
@@ -363,6 +377,7 @@ export class Daemon {
     if (marker === this.lastMarker) return;
     this.lastMarker = marker;
     await this.dispatchDeletes();
+    await this.holdOffline.pass();
     this.requestPlan('store changed');
   }
 
@@ -376,6 +391,7 @@ export class Daemon {
   async cleanup(): Promise<void> {
     if (this.stopping) return;
     await this.cleanupPass.pass();
+    await this.unregisterRetry.pass();
     await this.deleteSurplus();
   }
 

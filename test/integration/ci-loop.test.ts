@@ -10,6 +10,7 @@ import { startLoad, type LoadJob } from '../../src/sim/load.js';
 import { silentLogger } from '../../src/log.js';
 import type { Daemon } from '../../src/daemon.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
+import { ManualClock } from '../../src/clock.js';
 
 let gearmand: Gearmand | null = null;
 let sim: SimMaster | null = null;
@@ -147,4 +148,38 @@ it('runs 50 builds on fresh single-use nodes through gearmand and publisher rest
   expect(builds.filter((b) => simNames.has(b.node))).toEqual([]);
   const live = new Set((await daemon.store.listNodes()).map((n) => n.serverId));
   await waitFor(() => [...h!.clouds.values()].flatMap((c) => c.servers()).every((s) => live.has(s.id)), { what: 'no server without a row' });
+});
+
+it('single use on Jenkins: with two builds queued for one label and one node, the node runs exactly one', { timeout: 60_000 }, async () => {
+  gearmand = await startGearmand();
+  const server = { host: gearmand.host, port: gearmand.port };
+  // Builds end only when this clock is advanced: the daemon's onStarted handling cannot race them.
+  const buildClock = new ManualClock(Date.now());
+  sim = await startSimMaster({ gearman: [server], user: 'nodepool', apiToken: 'token', buildDurationMs: 1000, clock: buildClock, jobs: [{ name: 'unit', labels: ['small'] }], log: silentLogger });
+  h = await startPool({
+    clouds: [{ name: 'cloud-a', maxServers: 1 }],
+    labels: [{ name: 'small', minReady: 1, providers: ['cloud-a'] }],
+    extraTop: ciTop(gearmand, sim),
+  });
+  const daemon = await h.startDaemon();
+  await waitFor(async () => (await daemon.store.listNodes({ states: ['ready'] })).length === 1, { what: 'one ready node' });
+  // Jenkins' own queue: nothing in the build asks the Gearman plugin to take the agent offline.
+  const load = startLoad({ gearman: [server], jobs: [{ name: 'unit', label: 'small' }], ratePerSecond: 100, count: 2, offlineWhenComplete: false });
+  try {
+    const first = await waitFor(() => sim!.builds()[0], { what: 'the first build' });
+    // The daemon takes the agent offline on onStarted (a real Jenkins would otherwise give it the second build).
+    await waitFor(() => sim!.nodes().find((n) => n.name === first.node)?.temporarilyOffline, { what: 'the agent taken offline by the daemon' });
+    await buildClock.advance(1000);
+    // The used node is deleted; a fresh one (max-servers 1) takes the second build.
+    const second = await waitFor(() => sim!.builds()[1], { what: 'the second build', timeoutMs: 30_000 });
+    await waitFor(() => sim!.nodes().find((n) => n.name === second.node)?.temporarilyOffline, { what: 'the second agent taken offline' });
+    await buildClock.advance(1000);
+    await load.done;
+    expect(sim.builds().map((b) => b.node)).toEqual([first.node, second.node]);
+    expect(second.node).not.toBe(first.node);
+    expect(sim.builds().every((b) => b.result === 'SUCCESS')).toBe(true);
+    expect(load.outcomes().map((o) => o.outcome)).toEqual(['complete', 'complete']);
+  } finally {
+    await load.stop();
+  }
 });
