@@ -1,12 +1,13 @@
 // Any Gearman consumer as a Target (the original Nodepool's gearman target): a manager process
 // registers the worker function `node_assign:<target>`; we submit a job with the node as JSON
-// `{name, host, description, labels}`, and its reply names the manager that took the node (JSON
+// `{name, host, port, description, labels}`, and its reply names the manager that took the node (JSON
 // `{"manager": "..."}` or the plain name). On delete we submit `node_revoke:<manager>` with
 // `{name}`. gearmanode does the Gearman binary protocol.
 //
 // A foreground job for a function nobody serves waits in gearmand forever, and would be handed to
 // the first worker that shows up long after we gave up. So before submitting we ask each
 // server's admin `status` who has a worker for the function and submit only there.
+import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from '../clock.js';
 import { TargetError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -14,7 +15,7 @@ import type { NodeRecord } from '../model.js';
 import type { Client } from 'gearmanode';
 import { GearmanAdminClient } from '../gearman/admin-client.js';
 import { gearmanText, loadGearmanode } from '../gearman/gearmanode.js';
-import type { Registration, Target, TargetNode } from './target.js';
+import { RegisterTimeoutError, type Registration, type Target, type TargetNode } from './target.js';
 
 export interface GearmanTargetOptions {
   /** The target's name: nodes are offered through `node_assign:<name>`. */
@@ -26,11 +27,20 @@ export interface GearmanTargetOptions {
   timeoutMs?: number;
   /** Budget for the admin `status` asked before submitting. Default 5 s. */
   adminTimeoutMs?: number;
+  /** How old the cached answer of available() may get before a fresh `status` is asked. Default 10 s. */
+  availabilityTtlMs?: number;
 }
 
 /**
+ * A manager name as it must appear in `node_revoke:<manager>`: a Gearman function-name token of
+ * 1 to 128 characters from [A-Za-z0-9_.:@-], starting with a letter or digit. No whitespace, no
+ * control characters (gearmand's admin protocol is line- and tab-separated).
+ */
+export const MANAGER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$/;
+
+/**
  * The manager named by a node_assign reply: `{"manager": "NAME"}`, a JSON string, or plain text.
- * null when the reply names nobody usable in a function name.
+ * null when the reply names nobody usable in a function name (see MANAGER_NAME).
  */
 export function parseAssignReply(reply: string): string | null {
   let text = reply.trim();
@@ -45,9 +55,7 @@ export function parseAssignReply(reply: string): string | null {
       // Not JSON after all: a plain name that happens to start with a brace or quote.
     }
   }
-  // eslint-disable-next-line no-control-regex
-  if (text === '' || /[\x00-\x1f\x7f]/.test(text)) return null;
-  return text;
+  return MANAGER_NAME.test(text) ? text : null;
 }
 
 type Server = { host: string; port: number };
@@ -63,6 +71,11 @@ export class GearmanTarget implements Target {
   private readonly admins = new Set<GearmanAdminClient>();
   /** What this process did: true = assigned, false = revoked. See exists(). */
   private readonly known = new Map<string, boolean>();
+  /** Managers named by replies that came after their assign had timed out: revoked on unregister. */
+  private readonly lateManagers = new Map<string, Set<string>>();
+  private readonly availabilityTtlMs: number;
+  private availability: { value: boolean; at: number } | null = null;
+  private checking: Promise<void> | null = null;
   private closed = false;
 
   constructor(opts: GearmanTargetOptions) {
@@ -72,18 +85,63 @@ export class GearmanTarget implements Target {
     this.clock = opts.clock ?? systemClock;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.adminTimeoutMs = opts.adminTimeoutMs ?? 5000;
+    this.availabilityTtlMs = opts.availabilityTtlMs ?? 10_000;
+  }
+
+  /**
+   * Whether some worker serves node_assign:<target>, from the last admin `status` (a fresh one is
+   * asked in the background when the answer is older than availabilityTtlMs). True until the
+   * first answer; a register that finds no worker answers it too.
+   */
+  available(): boolean {
+    const now = this.clock.now();
+    if (!this.closed && !this.checking && (!this.availability || now - this.availability.at >= this.availabilityTtlMs)) {
+      this.checking = this.checkAvailability().then(() => undefined, () => undefined).finally(() => {
+        this.checking = null;
+      });
+    }
+    return this.availability?.value ?? true;
+  }
+
+  /** Asks the servers now; resolves when the answer is cached. */
+  async checkAvailability(): Promise<boolean> {
+    const fn = `node_assign:${this.name}`;
+    try {
+      this.setAvailable((await this.serversWithWorker(fn)).length > 0);
+    } catch (err) {
+      // No server answered: nobody can take a node.
+      this.log.debug({ err }, 'availability check failed');
+      this.setAvailable(false);
+    }
+    return this.availability!.value;
+  }
+
+  private setAvailable(value: boolean): void {
+    if (this.availability?.value !== value) this.log.info({ fn: `node_assign:${this.name}`, available: value }, value ? 'a worker serves node_assign: launching allowed' : 'no worker serves node_assign: no launches');
+    this.availability = { value, at: this.clock.now() };
   }
 
   async register(node: TargetNode): Promise<Registration> {
     const fn = `node_assign:${this.name}`;
     const servers = await this.serversWithWorker(fn);
+    this.setAvailable(servers.length > 0);
     if (servers.length === 0) {
       throw new TargetError(`${fn}: no manager has a worker for it on any gearman server`, true);
     }
-    const payload = { name: node.name, host: node.host, description: node.description, labels: node.labels };
-    const reply = await this.submit(servers, fn, payload, node.name);
+    const payload = { name: node.name, host: node.host, port: node.port, description: node.description, labels: node.labels };
+    const reply = await this.submit(servers, fn, payload, node.name, (late) => {
+      // The manager took the node after we gave up on the assign: remember it for the revoke.
+      const manager = parseAssignReply(late);
+      if (manager === null) return;
+      this.log.warn({ node_hostname: node.name, manager }, 'late node_assign reply: the node will be revoked from this manager');
+      const set = this.lateManagers.get(node.name) ?? new Set<string>();
+      set.add(manager);
+      this.lateManagers.set(node.name, set);
+    });
     const manager = parseAssignReply(reply);
-    if (manager === null) throw new TargetError(`${fn} for ${node.name}: the reply names no manager: ${JSON.stringify(reply.slice(0, 200))}`);
+    if (manager === null) {
+      throw new TargetError(`${fn} for ${node.name}: the reply names no valid manager (a Gearman function-name token matching ${MANAGER_NAME.source}): ${JSON.stringify(reply.slice(0, 200))}`);
+    }
     this.known.set(node.name, true);
     this.log.info({ node_hostname: node.name, manager }, 'node assigned');
     return { manager };
@@ -95,11 +153,30 @@ export class GearmanTarget implements Target {
    * node with it: both are success, like an unknown node.
    */
   async unregister(node: Pick<NodeRecord, 'hostname' | 'manager'>): Promise<void> {
+    const late = this.lateManagers.get(node.hostname) ?? new Set<string>();
+    for (const manager of [...late]) {
+      if (manager === node.manager) continue;
+      await this.revoke(node.hostname, manager);
+      late.delete(manager);
+    }
+    this.lateManagers.delete(node.hostname);
     if (!node.manager) {
-      this.log.warn({ node_hostname: node.hostname }, 'no manager recorded for the node: nothing to revoke');
+      if (late.size === 0) this.log.info({ node_hostname: node.hostname }, 'no manager recorded for the node: nothing to revoke');
       this.known.set(node.hostname, false);
       return;
     }
+    await this.revoke(node.hostname, node.manager);
+    this.known.set(node.hostname, false);
+  }
+
+  /** On hold (or a build start), the node leaves its manager: revoked, as on delete. */
+  async takeOffline(node: Pick<NodeRecord, 'hostname' | 'manager'>, reason: string): Promise<void> {
+    this.log.info({ node_hostname: node.hostname, reason }, 'taking the node from its manager');
+    await this.unregister(node);
+  }
+
+  private async revoke(hostname: string, managerName: string): Promise<void> {
+    const node = { hostname, manager: managerName };
     const fn = `node_revoke:${node.manager}`;
     const servers = await this.serversWithWorker(fn);
     if (servers.length === 0) {
@@ -108,7 +185,6 @@ export class GearmanTarget implements Target {
       await this.submit(servers, fn, { name: node.hostname }, node.hostname);
       this.log.info({ node_hostname: node.hostname, manager: node.manager }, 'node revoked');
     }
-    this.known.set(node.hostname, false);
   }
 
   /**
@@ -163,8 +239,14 @@ export class GearmanTarget implements Target {
     return serving;
   }
 
-  /** Submits a foreground job and resolves with the worker's reply text. */
-  private submit(servers: Server[], fn: string, payload: object, unique: string): Promise<string> {
+  /**
+   * Submits a foreground job and resolves with the worker's reply text. Every call has its own
+   * Gearman unique id: gearmand coalesces a SUBMIT_JOB whose unique id matches a job still queued
+   * or running, so reusing one would make a retry join the attempt we gave up on. After a timeout
+   * the job is still watched for a while; a late reply goes to `onLate`.
+   */
+  private submit(servers: Server[], fn: string, payload: object, what: string, onLate?: (reply: string) => void): Promise<string> {
+    const unique = `${what}:${randomUUID()}`;
     this.assertOpen();
     const gm = loadGearmanode();
     // A client per job: gearmanode marks a failed server bad for `recoverTime` and can then fail
@@ -174,29 +256,39 @@ export class GearmanTarget implements Target {
     const abort = new AbortController();
 
     const result = new Promise<string>((resolve, reject) => {
+      let timedOut = false;
       const fail = (message: string, retryable: boolean, cause?: unknown) =>
-        reject(new TargetError(`${fn} for ${unique}: ${message}`, retryable, cause === undefined ? undefined : { cause }));
+        reject(new TargetError(`${fn} for ${what}: ${message}`, retryable, cause === undefined ? undefined : { cause }));
       // gearmanode emits 'error' on the client for unrecoverable states; unhandled it would throw.
       client.on('error', (err: Error) => fail(`gearman client error: ${err.message}`, true, err));
-      // The same unique id makes a retry join a job still queued from an earlier attempt.
       const job = client.submitJob(fn, JSON.stringify(payload), { unique, toStringEncoding: 'utf8' });
       if (job instanceof Error) return fail(job.message, false, job);
       client.on('socketDisconnect', (uid: string, err?: Error) => {
         if (job.jobServerUid === uid && job.handle) fail(`connection to ${uid} lost while the job ran${err ? `: ${err.message}` : ''}`, true, err);
       });
-      job.on('complete', () => resolve(gearmanText(job.response)));
+      job.on('complete', () => {
+        if (!timedOut) return resolve(gearmanText(job.response));
+        onLate?.(gearmanText(job.response));
+        if (this.clients.delete(client)) setImmediate(() => client.close());
+      });
       job.on('failed', () => fail('the worker reported failure (WORK_FAIL)', false));
       job.on('exception', (text: unknown) => fail(`the worker raised: ${gearmanText(text as string)}`, false));
       job.on('error', (err: Error) => fail(`gearman: ${err.message}`, true, err));
       job.on('close', () => fail('the job was closed before it completed (connection lost)', true));
       this.clock.sleep(this.timeoutMs, abort.signal).then(
-        () => fail(`no reply within ${this.timeoutMs}ms`, true),
+        () => {
+          timedOut = true;
+          const message = `${fn} for ${what}: no reply within ${this.timeoutMs}ms; the job may still run`;
+          reject(onLate ? new RegisterTimeoutError(message) : new TargetError(message, true));
+        },
         () => undefined,
       );
     });
 
-    const cleanup = () => {
+    const cleanup = (err?: unknown) => {
       abort.abort();
+      // A timed-out job may still complete: keep its client until close() to hear the late reply.
+      if (err instanceof RegisterTimeoutError && onLate) return;
       if (!this.clients.delete(client)) return; // close() got there first
       // After gearmanode finished handling the packet that settled us.
       setImmediate(() => client.close());
@@ -207,7 +299,7 @@ export class GearmanTarget implements Target {
         return reply;
       },
       (err: unknown) => {
-        cleanup();
+        cleanup(err);
         throw err;
       },
     );

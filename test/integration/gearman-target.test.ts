@@ -83,7 +83,8 @@ describe('GearmanTarget', () => {
     });
     const t = target(g);
     expect(await t.register(node)).toEqual({ manager: 'zuul-merger-1' });
-    expect(m.got['node_assign:ci']).toEqual([{ name: node.name, host: node.host, description: node.description, labels: ['small', 'any'] }]);
+    // The SSH port travels with the address: a manager cannot guess a non-default one.
+    expect(m.got['node_assign:ci']).toEqual([{ name: node.name, host: node.host, port: 22, description: node.description, labels: ['small', 'any'] }]);
     expect(await t.exists(node.name)).toBe(true);
 
     await t.unregister({ hostname: node.name, manager: 'zuul-merger-1' });
@@ -106,7 +107,7 @@ describe('GearmanTarget', () => {
     expect(failed.message).toMatch(/WORK_FAIL/);
     const mute = await rejection(target(g, 'mute').register(node));
     expect(mute.retryable).toBe(false);
-    expect(mute.message).toMatch(/names no manager/);
+    expect(mute.message).toMatch(/names no valid manager/);
   });
 
   it('fails fast (retryable) when nobody serves node_assign, leaving no job queued', async () => {
@@ -139,6 +140,49 @@ describe('GearmanTarget', () => {
     expect(err.retryable).toBe(true);
     expect(err.message).toMatch(/no reply within 10000ms/);
     held[0].workComplete('late'); // the worker finishing later harms nothing
+  });
+
+  it('a retry after a timeout is a new Gearman job (a unique id per attempt); the late reply\'s manager is revoked', async () => {
+    const held: Job[] = [];
+    const m = await manager(g, {
+      'node_assign:slow2': (job) => void held.push(job),
+      'node_revoke:late-mgr': (job) => job.workComplete(''),
+    });
+    // A second, idle worker for the retry: the first one is busy with the job we gave up on.
+    await manager(g, { 'node_assign:slow2': (job) => void held.push(job) });
+    const clock = new ManualClock(0);
+    const t = target(g, 'slow2', { clock, timeoutMs: 10_000 });
+    const first = rejection(t.register(node));
+    await waitFor(() => held.length === 1, { what: 'the worker to get the first job' });
+    await clock.advance(10_000);
+    expect((await first).constructor.name).toBe('RegisterTimeoutError');
+    // The same unique id would make gearmand coalesce this into the job still running.
+    const second = t.register(node);
+    await waitFor(() => held.length === 2, { what: 'a second, separate job for the retry' });
+    held[1].workComplete(JSON.stringify({ manager: 'current-mgr' }));
+    expect(await second).toEqual({ manager: 'current-mgr' });
+    // The first attempt's manager answers late: it must lose the node again.
+    held[0].workComplete(JSON.stringify({ manager: 'late-mgr' }));
+    await waitFor(async () => {
+      await t.unregister({ hostname: node.name, manager: null });
+      return m.got['node_revoke:late-mgr'].length > 0;
+    }, { what: 'the late manager revoked' });
+    expect(m.got['node_revoke:late-mgr']).toEqual([{ name: node.name }]);
+  });
+
+  it('takeOffline revokes the node from its manager (a held node leaves the schedulable set)', async () => {
+    const m = await manager(g, { 'node_revoke:holder': (job) => job.workComplete('') });
+    await target(g).takeOffline({ hostname: 'held-1', manager: 'holder' }, 'held');
+    expect(m.got['node_revoke:holder']).toEqual([{ name: 'held-1' }]);
+  });
+
+  it('available() says whether any worker serves node_assign:<target>', async () => {
+    const t = target(g, 'later');
+    expect(await t.checkAvailability()).toBe(false);
+    expect(t.available()).toBe(false);
+    await manager(g, { 'node_assign:later': (job) => job.workComplete('m') });
+    expect(await t.checkAvailability()).toBe(true);
+    expect(t.available()).toBe(true);
   });
 
   it('submits to the server where the manager is, skipping one that is down', async () => {
@@ -196,10 +240,17 @@ describe('parseAssignReply', () => {
     expect(parseAssignReply(' {"manager": " m2 ", "other": 1}\n')).toBe('m2');
     expect(parseAssignReply('"m3"')).toBe('m3');
     expect(parseAssignReply('m4\n')).toBe('m4');
-    expect(parseAssignReply('{not json')).toBe('{not json');
+    expect(parseAssignReply('{not json')).toBeNull();
     expect(parseAssignReply('{"manager": 5}')).toBeNull();
     expect(parseAssignReply('{}')).toBeNull();
     expect(parseAssignReply('   ')).toBeNull();
     expect(parseAssignReply('a\nb')).toBeNull();
+  });
+
+  it('accepts only a Gearman function-name token as a manager name', () => {
+    for (const ok of ['zuul', 'zuul-launcher.01', 'mgr_2@host', 'a:b', 'x'.repeat(128)]) expect(parseAssignReply(ok)).toBe(ok);
+    for (const bad of ['two words', 'a\tb', '-leading-dash', 'x'.repeat(129), '{"manager":"bad name"}', 'OK: node taken', 'név', '<html>', 'a/b']) {
+      expect(parseAssignReply(bad)).toBeNull();
+    }
   });
 });
