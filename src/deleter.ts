@@ -1,4 +1,5 @@
-// Deletes nodes in state deleting: unregister from the target, delete the server, wait until the
+// Deletes nodes in state deleting: unregister from the target (write-ahead, retried until
+// acknowledged: unregister-retry.ts), delete the server, wait until the
 // cloud no longer lists it, remove the row (its audit rows stay). A failure leaves the row in
 // deleting; the next pass retries after a backoff.
 import { setMaxListeners } from 'node:events';
@@ -6,6 +7,7 @@ import { errorCode } from './errors.js';
 import { nodeLogger } from './log.js';
 import type { NodeRecord } from './model.js';
 import type { PoolContext } from './context.js';
+import { tryUnregister } from './unregister-retry.js';
 
 const DELETE_WAIT_MS = 10 * 60_000;
 
@@ -13,6 +15,8 @@ export class Deleter {
   private readonly inFlight = new Map<number, Promise<void>>();
   private readonly failures = new Map<number, { count: number; notBefore: number }>();
   private readonly shutdown = new AbortController();
+  /** Nodes whose removal from the target is recorded (pending or done): not recorded twice. */
+  private readonly unregistered = new Set<number>();
 
   constructor(private readonly ctx: PoolContext) {
     // Every delete waiting for its server to go listens on this one signal.
@@ -50,13 +54,13 @@ export class Deleter {
     const log = nodeLogger(ctx.log, node);
     const rt = ctx.provider(node.provider);
     try {
-      const target = ctx.target(node.target);
-      if (target) {
-        // A master that is down must not keep a VM alive: log, count, and go on deleting.
-        await target.unregister(node).catch((err) => {
-          log.warn({ err, target: target.name }, 'could not unregister node from target');
-          ctx.metrics.errors.inc({ component: 'target', reason: errorCode(err) });
-        });
+      if (ctx.target(node.target) && !this.unregistered.has(node.id)) {
+        // Write-ahead: the removal is recorded before it is tried, and retried until the target
+        // acknowledges (unregister-retry.ts). A master that is down must not keep a VM alive:
+        // a failed try is deferred and the delete goes on.
+        const pending = await ctx.store.addPendingUnregister({ target: node.target, hostname: node.hostname, manager: node.manager, nodeId: node.id });
+        this.unregistered.add(node.id);
+        await tryUnregister(ctx, pending);
       }
       if (node.serverId) {
         if (!rt) throw new Error(`provider ${node.provider} is not configured; cannot delete server ${node.serverId}`);
@@ -65,6 +69,7 @@ export class Deleter {
       }
       await ctx.store.removeNode(node.id);
       this.failures.delete(node.id);
+      this.unregistered.delete(node.id);
       ctx.metrics.deletes.inc({ provider: node.provider, outcome: 'ok' });
       log.info({ server: node.serverId }, 'node deleting -> gone');
       ctx.requestPlan('node deleted');
