@@ -1,17 +1,24 @@
 // Launches one node: create the server, wait for ACTIVE through the shared poll, wait for SSH,
 // register with the target, mark ready. The node row exists before the create call (write-ahead).
 // A failed attempt deletes its server before the next; after the last, the node goes to deleting.
-import { AuthError, BadRequestError, LaunchError, NetworkConfigError, NotInStoreError, QuotaExceededError, SshKeyError, TargetAuthError, TimeoutError, errorCode } from './errors.js';
+import { AuthError, BadRequestError, LaunchError, NetworkConfigError, NotInStoreError, QuotaExceededError, SshKeyError, TargetAuthError, TargetError, TimeoutError, errorCode } from './errors.js';
+import { RegisterTimeoutError } from './targets/target.js';
 import { serverMetadata, type NodeRecord } from './model.js';
 import { nodeLogger, type Logger } from './log.js';
 import { waitForSsh } from './ssh-check.js';
 import type { PoolContext, ProviderRuntime } from './context.js';
 import type { ProviderImageConfig } from './config.js';
 
+/** Tries of the register step within one attempt, with capped exponential backoff between them. */
+const REGISTER_TRIES = 5;
+const REGISTER_BACKOFF_MS = 2000;
+const REGISTER_BACKOFF_MAX_MS = 30_000;
+
 /** Errors that another attempt cannot fix. */
 function isFinal(err: unknown): boolean {
   return (
     err instanceof TargetAuthError ||
+    (err instanceof TargetError && !err.retryable) ||
     err instanceof AuthError ||
     err instanceof BadRequestError ||
     err instanceof SshKeyError ||
@@ -168,14 +175,36 @@ export class Launcher {
     const target = ctx.target(node.target);
     let manager: string | null = null;
     if (target) {
-      const reg = await target.register({
+      const targetNode = {
         name: node.hostname,
         host: active.ip ?? node.hostname,
         port: p['ssh-port'],
         description: `nodepool node ${node.id} (${node.provider}, ${node.label})`,
         labels: [label?.name ?? node.label],
-      });
-      manager = reg.manager ?? null;
+      };
+      // Registration is retried on this VM: a master or manager that is briefly away is no
+      // reason to delete and re-boot the server. Only a final error or exhausted tries fail the attempt.
+      for (let tryNo = 1; ; tryNo++) {
+        try {
+          const reg = await target.register(targetNode);
+          manager = reg.manager ?? null;
+          break;
+        } catch (err) {
+          if (err instanceof RegisterTimeoutError) {
+            // The late reply may still give the node to a manager: revoke it whatever happens next.
+            await ctx.store.addPendingUnregister({ target: target.name, hostname: node.hostname, manager: null, nodeId: node.id });
+          }
+          if (!(err instanceof TargetError) || !err.retryable || err instanceof TargetAuthError) throw err;
+          if (tryNo >= REGISTER_TRIES) {
+            // Nobody can take the node: another server would not help either.
+            if (target.available?.() === false) throw new TargetError(`${(err as Error).message}; no worker can take nodes of target ${target.name}: giving up`, false, { cause: err });
+            throw err;
+          }
+          const wait = Math.min(REGISTER_BACKOFF_MAX_MS, REGISTER_BACKOFF_MS * 2 ** (tryNo - 1));
+          log.warn({ err, target: target.name, try: tryNo, of: REGISTER_TRIES, retryInMs: wait }, 'registration failed; retrying on the same server');
+          await ctx.clock.sleep(wait, signal);
+        }
+      }
       log.info({ target: target.name, manager }, 'registered with target');
     }
     await ctx.store.transitionNode(node.id, 'ready', { from: ['building'], reason: 'launched', patch: { manager } });

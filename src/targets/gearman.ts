@@ -27,7 +27,7 @@ export interface GearmanTargetOptions {
   timeoutMs?: number;
   /** Budget for the admin `status` asked before submitting. Default 5 s. */
   adminTimeoutMs?: number;
-  /** How old the cached answer of available() may get before a fresh `status` is asked. Default 10 s. */
+  /** How old the cached answer of available() may get before a fresh `status` is asked. Default 2 s. */
   availabilityTtlMs?: number;
 }
 
@@ -85,13 +85,13 @@ export class GearmanTarget implements Target {
     this.clock = opts.clock ?? systemClock;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.adminTimeoutMs = opts.adminTimeoutMs ?? 5000;
-    this.availabilityTtlMs = opts.availabilityTtlMs ?? 10_000;
+    this.availabilityTtlMs = opts.availabilityTtlMs ?? 2000;
   }
 
   /**
    * Whether some worker serves node_assign:<target>, from the last admin `status` (a fresh one is
-   * asked in the background when the answer is older than availabilityTtlMs). True until the
-   * first answer; a register that finds no worker answers it too.
+   * asked in the background when the answer is older than availabilityTtlMs). False until the
+   * first answer (the planner asks again every demand-interval); a register answers it too.
    */
   available(): boolean {
     const now = this.clock.now();
@@ -100,7 +100,7 @@ export class GearmanTarget implements Target {
         this.checking = null;
       });
     }
-    return this.availability?.value ?? true;
+    return this.availability?.value ?? false;
   }
 
   /** Asks the servers now; resolves when the answer is cached. */
