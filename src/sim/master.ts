@@ -38,6 +38,8 @@ export interface SimNodeInfo {
   labels: string[];
   description: string;
   host: string;
+  /** SSH port it was given. */
+  port: number;
   /** How it came in: the REST API or node_assign. */
   via: 'rest' | 'gearman';
   /** Offering build functions to Gearman right now. */
@@ -240,6 +242,7 @@ class Master implements SimMaster, NodeRegistry {
       labels: [...node.def.labels],
       description: node.def.description,
       host: node.def.host,
+      port: node.def.port,
       via,
       registered: node.registeredFunctions.length > 0,
       busy: node.state === 'busy',

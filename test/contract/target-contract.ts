@@ -29,6 +29,13 @@ export interface TargetContractHarness {
    * authentication): the auth case skips. The suite closes what it returns.
    */
   badCredentialsTarget?(): Promise<Target> | Target;
+  /**
+   * Whether the master could start a build on the node now, asked on the master's side (Jenkins:
+   * an agent that is not temporarily offline; Gearman: a node its manager still holds).
+   */
+  schedulable(name: string): Promise<boolean> | boolean;
+  /** The SSH port the master was given for the node, asked on the master's side. */
+  portOnMaster(name: string): Promise<number | undefined> | number | undefined;
   /** How long a master may take to show a change. Default 5000 ms (the harness masters are immediate). */
   settleMs?: number;
   teardown(): Promise<void>;
@@ -104,6 +111,33 @@ export function defineTargetContract(name: string, setup: () => Promise<TargetCo
       // A manager, when the protocol names one, is what unregister needs later: a usable name.
       if (reg.manager !== undefined) expect(reg.manager).toMatch(/^\S+$/);
       await masterShows(n.name, true);
+    });
+
+    it('the master is given the SSH port', async () => {
+      const n = node({ port: 2222 });
+      await register(h.target, n);
+      await masterShows(n.name, true);
+      expect(await h.portOnMaster(n.name)).toBe(2222);
+    });
+
+    it('takeOffline takes the node out of the schedulable set, idempotently (a toggle is not toggled back)', async () => {
+      expect(h.target.takeOffline).toBeTypeOf('function');
+      const n = node();
+      const reg = await register(h.target, n);
+      await masterShows(n.name, true);
+      expect(await h.schedulable(n.name)).toBe(true);
+      await h.target.takeOffline!({ hostname: n.name, manager: reg.manager ?? null }, 'contract: single use');
+      expect(await h.schedulable(n.name)).toBe(false);
+      await h.target.takeOffline!({ hostname: n.name, manager: reg.manager ?? null }, 'contract: single use');
+      expect(await h.schedulable(n.name)).toBe(false);
+      // Unregister still works on a node taken offline.
+      await unregister(h.target, n.name, reg);
+      await masterShows(n.name, false);
+    });
+
+    it('takeOffline of a node the master does not know succeeds', async () => {
+      const known = await register(h.target, node());
+      await h.target.takeOffline!({ hostname: node().name, manager: known.manager ?? null }, 'contract');
     });
 
     it('registering the same node twice succeeds ("already exists" is success)', async () => {

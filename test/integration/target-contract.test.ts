@@ -17,6 +17,14 @@ function onMaster(sim: SimMaster, via: 'rest' | 'gearman') {
   return (name: string) => sim.nodes().some((n) => n.name === name && n.via === via);
 }
 
+function schedulableOn(sim: SimMaster, via: 'rest' | 'gearman') {
+  return (name: string) => sim.nodes().some((n) => n.name === name && n.via === via && !n.temporarilyOffline);
+}
+
+function portOn(sim: SimMaster) {
+  return (name: string) => sim.nodes().find((n) => n.name === name)?.port;
+}
+
 defineTargetContract('JenkinsTarget (simulated master over HTTP)', async () => {
   // No gearman servers: only the REST conversation matters here.
   const sim = await startSimMaster({ gearman: [], user: USER, apiToken: TOKEN, log: silentLogger });
@@ -25,6 +33,8 @@ defineTargetContract('JenkinsTarget (simulated master over HTTP)', async () => {
   return {
     target: jenkins(TOKEN),
     registered: onMaster(sim, 'rest'),
+    schedulable: schedulableOn(sim, 'rest'),
+    portOnMaster: portOn(sim),
     existsAsksMaster: true,
     freshTarget: () => jenkins(TOKEN),
     badCredentialsTarget: () => jenkins('not-the-token'),
@@ -55,6 +65,8 @@ defineTargetContract('GearmanTarget (real gearmand, simulated master as manager)
     return {
       target: gearman(),
       registered: onMaster(master, 'gearman'),
+      schedulable: schedulableOn(master, 'gearman'),
+      portOnMaster: portOn(master),
       freshTarget: gearman,
       async teardown() {
         await master.close();
