@@ -96,6 +96,24 @@ describe('JenkinsTarget against the simulated master', () => {
     await expect(t.unregister({ hostname: 'np-del', manager: null })).resolves.toBeUndefined();
   });
 
+  it('takeOffline reads temporarilyOffline first and toggles only an online agent, with the crumb and message', async () => {
+    const t = target();
+    await t.register(node('np-off'));
+    const before = sim.requests();
+    const count = (k: string) => (sim.requests()[k] ?? 0) - (before[k] ?? 0);
+    await t.takeOffline({ hostname: 'np-off', manager: null }, 'nodepool: single use, unit #3 started');
+    await t.takeOffline({ hostname: 'np-off', manager: null }, 'nodepool: single use, unit #3 started');
+    expect(count('GET /computer/NAME/api/json')).toBe(2);
+    // toggleOffline is a toggle: a second POST would bring the agent back online.
+    expect(count('POST /computer/NAME/toggleOffline')).toBe(1);
+    expect(sim.nodes().find((n) => n.name === 'np-off')).toMatchObject({ temporarilyOffline: true });
+    const { body } = await request(`${sim.jenkinsUrl}computer/np-off/api/json`, { headers: { authorization: `Basic ${Buffer.from(`${USER}:${TOKEN}`).toString('base64')}` } });
+    expect(await body.json()).toMatchObject({ offline: true, temporarilyOffline: true, offlineCauseReason: 'nodepool: single use, unit #3 started' });
+    // An agent that is gone already is success, and nothing is posted.
+    await expect(t.takeOffline({ hostname: 'np-never', manager: null }, 'x')).resolves.toBeUndefined();
+    expect(count('POST /computer/NAME/toggleOffline')).toBe(1);
+  });
+
   it('exists() answers for names that need URL encoding', async () => {
     const t = target();
     expect(await t.exists('no such node')).toBe(false);
