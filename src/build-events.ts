@@ -6,6 +6,7 @@ import { nodeLogger, type Logger } from './log.js';
 import type { PoolContext } from './context.js';
 import type { JobConfig } from './config.js';
 import type { NodeRecord } from './model.js';
+import type { OfflineCause } from './targets/target.js';
 
 /** The fields of a Jenkins ZMQ event this handler reads. */
 export interface BuildEventFields {
@@ -25,11 +26,17 @@ export function jobRule(jobs: readonly JobConfig[], job: string): JobConfig | un
  * offline, Gearman node revoked). Never throws: a failure is logged and counted, and true/false
  * says whether the target acknowledged.
  */
-export async function takeNodeOffline(ctx: PoolContext, node: Pick<NodeRecord, 'hostname' | 'manager' | 'target'>, reason: string, log: Logger = ctx.log): Promise<boolean> {
+export async function takeNodeOffline(
+  ctx: PoolContext,
+  node: Pick<NodeRecord, 'hostname' | 'manager' | 'target'>,
+  reason: string,
+  cause: OfflineCause,
+  log: Logger = ctx.log,
+): Promise<boolean> {
   const target = ctx.target(node.target);
   if (!target?.takeOffline) return true;
   try {
-    await target.takeOffline(node, reason);
+    await target.takeOffline(node, reason, cause);
     return true;
   } catch (err) {
     log.warn({ err, target: target.name }, 'could not take the node offline in its target');
@@ -60,7 +67,7 @@ export class BuildEventHandler {
       if (node.state !== 'ready') {
         ctx.metrics.events.inc({ topic, outcome: `in-state-${node.state}` });
         log.info({ state: node.state }, 'build started on a node that is not ready; state kept');
-        await takeNodeOffline(ctx, node, reason, log);
+        await takeNodeOffline(ctx, node, reason, 'build-started', log);
         return;
       }
       await ctx.store.transitionNode(node.id, 'in-use', { from: ['ready'], reason: `${ev.name} #${ev.build.number} started` });
@@ -68,7 +75,7 @@ export class BuildEventHandler {
       log.info('node ready -> in-use');
       ctx.requestPlan('onStarted');
       // After the planner is woken: the replacement's create call does not wait on the master.
-      await takeNodeOffline(ctx, node, reason, log);
+      await takeNodeOffline(ctx, node, reason, 'build-started', log);
       return;
     }
     if (topic !== 'onFinalized') {
@@ -93,7 +100,7 @@ export class BuildEventHandler {
         await ctx.store.transitionNode(used.id, 'hold', { reason: comment, patch: { holdReason: `${HOLD_PREFIX}${ev.name}`, comment } });
         ctx.metrics.events.inc({ topic, outcome: 'held' });
         log.info({ status }, 'node used -> hold (hold-on-failure)');
-        await takeNodeOffline(ctx, used, `nodepool: held, ${comment}`, log);
+        await takeNodeOffline(ctx, used, `nodepool: held, ${comment}`, 'hold', log);
         return;
       }
     }

@@ -28,7 +28,7 @@ export class HoldOffline {
     for (const node of held) {
       if (this.done.has(node.id)) continue;
       const log = nodeLogger(this.ctx.log, node);
-      if (await takeNodeOffline(this.ctx, node, `nodepool: held${node.comment ? `: ${node.comment}` : ''}`, log)) this.done.add(node.id);
+      if (await takeNodeOffline(this.ctx, node, `nodepool: held${node.comment ? `: ${node.comment}` : ''}`, 'hold', log)) this.done.add(node.id);
     }
   }
 }

@@ -15,7 +15,7 @@ import type { NodeRecord } from '../model.js';
 import type { Client } from 'gearmanode';
 import { GearmanAdminClient } from '../gearman/admin-client.js';
 import { gearmanText, loadGearmanode } from '../gearman/gearmanode.js';
-import { RegisterTimeoutError, type Registration, type Target, type TargetNode } from './target.js';
+import { RegisterTimeoutError, type OfflineCause, type Registration, type Target, type TargetNode } from './target.js';
 
 export interface GearmanTargetOptions {
   /** The target's name: nodes are offered through `node_assign:<name>`. */
@@ -169,8 +169,12 @@ export class GearmanTarget implements Target {
     this.known.set(node.hostname, false);
   }
 
-  /** On hold (or a build start), the node leaves its manager: revoked, as on delete. */
-  async takeOffline(node: Pick<NodeRecord, 'hostname' | 'manager'>, reason: string): Promise<void> {
+  /**
+   * On hold the node leaves its manager: revoked, as on delete. A build start changes nothing: the
+   * manager took the node for that one build (revoking would pull it from under the build).
+   */
+  async takeOffline(node: Pick<NodeRecord, 'hostname' | 'manager'>, reason: string, cause: OfflineCause = 'hold'): Promise<void> {
+    if (cause !== 'hold') return;
     this.log.info({ node_hostname: node.hostname, reason }, 'taking the node from its manager');
     await this.unregister(node);
   }

@@ -130,7 +130,7 @@ export class JenkinsTarget implements Target {
   }
 
   /**
-   * Takes the agent temporarily offline. toggleOffline is a toggle, so the computer's state is
+   * Takes the agent temporarily offline, whatever the cause. toggleOffline is a toggle, so the computer's state is
    * read first and an agent already offline is left alone; an unknown agent is success.
    */
   async takeOffline(node: Pick<NodeRecord, 'hostname' | 'manager'>, reason: string): Promise<void> {

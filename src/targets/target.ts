@@ -14,6 +14,12 @@ export class RegisterTimeoutError extends TargetError {
   }
 }
 
+/**
+ * Why a node leaves the schedulable set: its build started (default for nothing: say it), or it
+ * is held. A Gearman manager took the node for one build itself, so only a hold revokes there.
+ */
+export type OfflineCause = 'build-started' | 'hold';
+
 export interface TargetNode {
   /** Node name in the master: the node's hostname. */
   name: string;
@@ -41,7 +47,7 @@ export interface Target {
    * Gearman: node revoked), so that no second build runs on it. Idempotent; an unknown node is
    * success. Optional: a target without it has nothing to schedule.
    */
-  takeOffline?(node: Pick<NodeRecord, 'hostname' | 'manager'>, reason: string): Promise<void>;
+  takeOffline?(node: Pick<NodeRecord, 'hostname' | 'manager'>, reason: string, cause?: OfflineCause): Promise<void>;
   /**
    * Whether a node registered now could be taken (Gearman: some worker serves node_assign:<target>),
    * from a cheap cached check. Optional: absent means always.

@@ -126,9 +126,9 @@ export function defineTargetContract(name: string, setup: () => Promise<TargetCo
       const reg = await register(h.target, n);
       await masterShows(n.name, true);
       expect(await h.schedulable(n.name)).toBe(true);
-      await h.target.takeOffline!({ hostname: n.name, manager: reg.manager ?? null }, 'contract: single use');
+      await h.target.takeOffline!({ hostname: n.name, manager: reg.manager ?? null }, 'contract: held', 'hold');
       expect(await h.schedulable(n.name)).toBe(false);
-      await h.target.takeOffline!({ hostname: n.name, manager: reg.manager ?? null }, 'contract: single use');
+      await h.target.takeOffline!({ hostname: n.name, manager: reg.manager ?? null }, 'contract: held', 'hold');
       expect(await h.schedulable(n.name)).toBe(false);
       // Unregister still works on a node taken offline.
       await unregister(h.target, n.name, reg);

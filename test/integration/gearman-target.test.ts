@@ -172,7 +172,10 @@ describe('GearmanTarget', () => {
 
   it('takeOffline revokes the node from its manager (a held node leaves the schedulable set)', async () => {
     const m = await manager(g, { 'node_revoke:holder': (job) => job.workComplete('') });
-    await target(g).takeOffline({ hostname: 'held-1', manager: 'holder' }, 'held');
+    const t = target(g);
+    // A build start is the manager's own business: the node is not pulled from under its build.
+    await t.takeOffline({ hostname: 'busy-1', manager: 'holder' }, 'started', 'build-started');
+    await t.takeOffline({ hostname: 'held-1', manager: 'holder' }, 'held', 'hold');
     expect(m.got['node_revoke:holder']).toEqual([{ name: 'held-1' }]);
   });
 

@@ -53,7 +53,7 @@ interface Harness {
   settled: boolean;
   watch: number | null;
   /** takeOffline calls on the target "jenkins1", with the plans requested before each. */
-  offline: { hostname: string; reason: string; plansBefore: number }[];
+  offline: { hostname: string; reason: string; cause: string | undefined; plansBefore: number }[];
   /** When set, takeOffline rejects with it. */
   offlineError: Error | null;
   ctx: PoolContext;
@@ -72,9 +72,9 @@ function setup(cfg: Config): Harness {
     unregister: async () => undefined,
     exists: async () => true,
     close: async () => undefined,
-    takeOffline: async (node, reason) => {
+    takeOffline: async (node, reason, cause) => {
       if (harness.offlineError) throw harness.offlineError;
-      harness.offline.push({ hostname: node.hostname, reason, plansBefore: harness.plans.length });
+      harness.offline.push({ hostname: node.hostname, reason, cause, plansBefore: harness.plans.length });
     },
   };
   const ctx: PoolContext = {
@@ -177,7 +177,7 @@ describe('BuildEventHandler', () => {
     it('onStarted takes the agent offline in its target (single use), after waking the planner', async () => {
       const n = await nodeIn('ready');
       await handle(ev('onStarted', n.hostname, { number: 9 }));
-      expect(h.offline).toEqual([{ hostname: n.hostname, reason: 'nodepool: single use, integration #9 started', plansBefore: 1 }]);
+      expect(h.offline).toEqual([{ hostname: n.hostname, reason: 'nodepool: single use, integration #9 started', cause: 'build-started', plansBefore: 1 }]);
     });
 
     it('onStarted on a node that is not ready (held) still takes it offline', async () => {
@@ -206,7 +206,7 @@ describe('BuildEventHandler', () => {
       h.offlineError = null;
       await watcher.pass();
       await watcher.pass();
-      expect(h.offline.map((o) => [o.hostname, o.reason])).toEqual([[n.hostname, 'nodepool: held: keep']]);
+      expect(h.offline.map((o) => [o.hostname, o.reason, o.cause])).toEqual([[n.hostname, 'nodepool: held: keep', 'hold']]);
     });
 
     it('onStarted for a node we do not own is counted, not thrown', async () => {
@@ -286,6 +286,7 @@ describe('BuildEventHandler', () => {
       // Held means out of the schedulable set too, even if onStarted was missed.
       expect(h.offline.map((o) => o.hostname)).toEqual([n.hostname]);
       expect(h.offline[0].reason).toContain('held: integration #31 FAILURE');
+      expect(h.offline[0].cause).toBe('hold');
       expect(await eventCount('onFinalized', 'held')).toBe(1);
     });
 
