@@ -5,16 +5,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Cleanup } from '../../src/cleanup.js';
 import { ManualClock } from '../../src/clock.js';
 import { parseConfig } from '../../src/config.js';
-import type { PoolContext, ProviderRuntime } from '../../src/context.js';
 import { CloudServerError } from '../../src/errors.js';
-import { silentLogger } from '../../src/log.js';
-import { Metrics } from '../../src/metrics.js';
 import { serverMetadata, type NodeRecord } from '../../src/model.js';
-import { QuotaEstimate } from '../../src/quota-estimate.js';
-import { Semaphore } from '../../src/semaphore.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import type { ManagedProvider } from '../../providers/managed-provider.js';
 import type { CloudServer } from '../../providers/provider.js';
+import { testContext, testRuntime } from '../helpers/pool-context.js';
 
 const cfg = parseConfig(
   [
@@ -69,21 +65,9 @@ beforeEach(() => {
   store = SqliteStore.open(':memory:', { clock });
   api = new FakeApi();
   deletes = [];
-  const rt: ProviderRuntime = { cfg: cfg.providers[0], api: api as unknown as ManagedProvider, launchSlots: new Semaphore(1), quota: new QuotaEstimate() };
-  const ctx: PoolContext = {
-    deploymentId: 'dep-a',
-    store,
-    clock,
-    log: silentLogger,
-    metrics: new Metrics(),
-    config: () => cfg,
-    provider: () => rt,
-    target: () => undefined,
-    readKey: async () => Buffer.alloc(0),
-    requestPlan: () => undefined,
-    requestDelete: (id) => deletes.push(id),
-    launchEnded: () => undefined,
-  };
+  const rt = testRuntime(cfg.providers[0], api as unknown as ManagedProvider, 1);
+  const ctx = testContext({ store, clock, config: cfg }, { deploymentId: 'dep-a', provider: () => rt, requestDelete: (id) => void deletes.push(id) });
+
   cleanup = new Cleanup({
     ctx,
     runtime: () => rt,

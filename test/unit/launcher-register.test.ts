@@ -3,55 +3,15 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { parseConfig, type Config } from '../../src/config.js';
-import type { PoolContext, ProviderRuntime } from '../../src/context.js';
 import { TargetError } from '../../src/errors.js';
 import { Launcher } from '../../src/launcher.js';
-import { silentLogger } from '../../src/log.js';
-import { Metrics } from '../../src/metrics.js';
-import { QuotaEstimate } from '../../src/quota-estimate.js';
-import { Semaphore } from '../../src/semaphore.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { RegisterTimeoutError, type Target, type TargetNode } from '../../src/targets/target.js';
 import { ManagedProvider } from '../../providers/managed-provider.js';
-import type { CloudServer, ProviderDriver } from '../../providers/provider.js';
+import type { ProviderDriver } from '../../providers/provider.js';
+import { fakeDriver, testContext, testRuntime } from '../helpers/pool-context.js';
 
 const T0 = 1_700_000_000_000;
-
-/** A cloud whose servers become ACTIVE (at 127.0.0.1) `activeAfterMs` after creation; never, with Infinity. */
-function fakeDriver(clock: ManualClock, activeAfterMs: number): ProviderDriver {
-  const servers = new Map<string, CloudServer>();
-  let n = 0;
-  const view = (s: CloudServer): CloudServer =>
-    clock.now() - s.created >= activeAfterMs ? { ...s, status: 'active', rawStatus: 'ACTIVE', ip: '127.0.0.1' } : s;
-  return {
-    name: 'fake',
-    async createServer(req) {
-      const s: CloudServer = { id: `srv-${++n}`, name: req.name, status: 'building', rawStatus: 'BUILD', ip: null, az: null, metadata: req.metadata, fault: null, created: clock.now() };
-      servers.set(s.id, s);
-      return s;
-    },
-    async listServers() {
-      return [...servers.values()].map(view);
-    },
-    async getServer(id) {
-      return view(servers.get(id)!);
-    },
-    async deleteServer(id) {
-      servers.delete(id);
-    },
-    async listFlavors() {
-      return [{ id: 'f1', name: 'small', ramMb: 4096, vcpus: 2 }];
-    },
-    async getQuota() {
-      return { maxInstances: null, maxCores: null, maxRamMb: null, usedInstances: 0, usedCores: 0, usedRamMb: 0 };
-    },
-    async listImages() {
-      return [{ id: 'img', name: 'base', status: 'active', metadata: {}, created: 0 }];
-    },
-    async deleteImage() {},
-    async close() {},
-  };
-}
 
 describe('launch: register step', () => {
   let clock: ManualClock;
@@ -83,7 +43,7 @@ describe('launch: register step', () => {
     let creates = 0;
     const counted: ProviderDriver = { ...driver, createServer: (req) => (creates++, driver.createServer(req)) };
     const api = new ManagedProvider(counted, { clock, rateSeconds: 0.001, burst: 100, pollIntervalMs: 1000 });
-    const rt: ProviderRuntime = { cfg: cfg.providers[0], api, launchSlots: new Semaphore(5), quota: new QuotaEstimate() };
+    const rt = testRuntime(cfg.providers[0], api);
     let calls = 0;
     const target: Target = {
       name: 'zuul',
@@ -93,20 +53,7 @@ describe('launch: register step', () => {
       close: async () => undefined,
       ...(available ? { available } : {}),
     };
-    const ctx: PoolContext = {
-      deploymentId: 'test',
-      store,
-      clock,
-      log: silentLogger,
-      metrics: new Metrics(),
-      config: () => cfg,
-      provider: () => rt,
-      target: (name) => (name === 'zuul' ? target : undefined),
-      readKey: async () => Buffer.from(''),
-      requestPlan: () => undefined,
-      requestDelete: () => undefined,
-      launchEnded: () => undefined,
-    };
+    const ctx = testContext({ store, clock, config: cfg }, { provider: () => rt, target: (name) => (name === 'zuul' ? target : undefined) });
     return { launcher: new Launcher(ctx), api, creates: () => creates, calls: () => calls };
   }
 

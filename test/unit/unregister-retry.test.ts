@@ -2,14 +2,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { parseConfig } from '../../src/config.js';
-import type { PoolContext } from '../../src/context.js';
 import { Deleter } from '../../src/deleter.js';
-import { silentLogger } from '../../src/log.js';
-import { Metrics } from '../../src/metrics.js';
 import type { NodeRecord } from '../../src/model.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import type { Target } from '../../src/targets/target.js';
 import { UnregisterRetry, unregisterBackoffMs } from '../../src/unregister-retry.js';
+import { testContext } from '../helpers/pool-context.js';
 
 const T0 = 1_700_000_000_000;
 const cfg = parseConfig(
@@ -44,20 +42,11 @@ function setup() {
     exists: async () => true,
     close: async () => undefined,
   };
-  const ctx: PoolContext = {
-    deploymentId: 'test',
-    store,
-    clock,
-    log: silentLogger,
-    metrics: new Metrics(),
-    config: () => cfg,
-    provider: () => undefined,
-    target: (name) => (name === 'zuul' ? target : undefined),
-    readKey: () => Promise.reject(new Error('no keys')),
-    launchEnded: () => undefined,
-    requestPlan: () => undefined,
-    requestDelete: () => undefined,
-  };
+  const ctx = testContext(
+    { store, clock, config: cfg },
+    { target: (name) => (name === 'zuul' ? target : undefined), readKey: () => Promise.reject(new Error('no keys')) },
+  );
+
   return { clock, calls, state, ctx };
 }
 
