@@ -1,6 +1,7 @@
 // The provider layer the launcher, deleter and cleanup use: any ProviderDriver, plus one token
 // bucket for its API calls, retries with backoff, Retry-After, a shared server-list poll,
 // flavor/image caches and per-operation call counts. Policy lives here once for all clouds.
+import { setMaxListeners } from 'node:events';
 import { systemClock, type Clock } from '../src/clock.js';
 import { LaunchError, NotFoundError, QuotaExceededError, RateLimitedError, errorCode } from '../src/errors.js';
 import { silentLogger, type Logger } from '../src/log.js';
@@ -93,6 +94,8 @@ export class ManagedProvider {
   constructor(driver: ProviderDriver, opts: ManagedProviderOptions) {
     this.driver = driver;
     this.name = driver.name;
+    // Every call queued in the bucket listens on the close signal: hundreds in a burst of launches.
+    setMaxListeners(0, this.closer.signal);
     this.clock = opts.clock ?? systemClock;
     this.log = (opts.log ?? silentLogger).child({ provider: driver.name });
     this.bucket = new TokenBucket({ intervalMs: opts.rateSeconds * 1000, burst: opts.burst, clock: this.clock });
