@@ -2,7 +2,7 @@
 // register with the target, mark ready. The node row exists before the create call (write-ahead).
 // A failed attempt deletes its server before the next; after the last, the node goes to deleting.
 import { AuthError, BadRequestError, LaunchError, NetworkConfigError, NotInStoreError, QuotaExceededError, SshKeyError, TargetAuthError, TargetError, TimeoutError, errorCode } from './errors.js';
-import { RegisterTimeoutError } from './targets/target.js';
+import { RegisterTimeoutError, type Target, type TargetNode } from './targets/target.js';
 import { serverMetadata, type NodeRecord } from './model.js';
 import { nodeLogger, type Logger } from './log.js';
 import { waitForSsh } from './ssh-check.js';
@@ -182,32 +182,37 @@ export class Launcher {
         description: `nodepool node ${node.id} (${node.provider}, ${node.label})`,
         labels: [label?.name ?? node.label],
       };
-      // Registration is retried on this VM: a master or manager that is briefly away is no
-      // reason to delete and re-boot the server. Only a final error or exhausted tries fail the attempt.
-      for (let tryNo = 1; ; tryNo++) {
-        try {
-          const reg = await target.register(targetNode);
-          manager = reg.manager ?? null;
-          break;
-        } catch (err) {
-          if (err instanceof RegisterTimeoutError) {
-            // The late reply may still give the node to a manager: revoke it whatever happens next.
-            await ctx.store.addPendingUnregister({ target: target.name, hostname: node.hostname, manager: null, nodeId: node.id });
-          }
-          if (!(err instanceof TargetError) || !err.retryable || err instanceof TargetAuthError) throw err;
-          if (tryNo >= REGISTER_TRIES) {
-            // Nobody can take the node: another server would not help either.
-            if (target.available?.() === false) throw new TargetError(`${(err as Error).message}; no worker can take nodes of target ${target.name}: giving up`, false, { cause: err });
-            throw err;
-          }
-          const wait = Math.min(REGISTER_BACKOFF_MAX_MS, REGISTER_BACKOFF_MS * 2 ** (tryNo - 1));
-          log.warn({ err, target: target.name, try: tryNo, of: REGISTER_TRIES, retryInMs: wait }, 'registration failed; retrying on the same server');
-          await ctx.clock.sleep(wait, signal);
-        }
-      }
+      manager = await this.register(node, target, targetNode, log, signal);
       log.info({ target: target.name, manager }, 'registered with target');
     }
     await ctx.store.transitionNode(node.id, 'ready', { from: ['building'], reason: 'launched', patch: { manager } });
+  }
+
+  /**
+   * Registers the node, retrying on this VM: a master or manager that is briefly away is no
+   * reason to delete and re-boot the server. Only a final error or exhausted tries fail the
+   * attempt. Returns the manager that took the node (Gearman), if any.
+   */
+  private async register(node: NodeRecord, target: Target, targetNode: TargetNode, log: Logger, signal: AbortSignal): Promise<string | null> {
+    for (let tryNo = 1; ; tryNo++) {
+      try {
+        return (await target.register(targetNode)).manager ?? null;
+      } catch (err) {
+        if (err instanceof RegisterTimeoutError) {
+          // The late reply may still give the node to a manager: revoke it whatever happens next.
+          await this.ctx.store.addPendingUnregister({ target: target.name, hostname: node.hostname, manager: null, nodeId: node.id });
+        }
+        if (!(err instanceof TargetError) || !err.retryable || err instanceof TargetAuthError) throw err;
+        if (tryNo >= REGISTER_TRIES) {
+          // Nobody can take the node: another server would not help either.
+          if (target.available?.() === false) throw new TargetError(`${(err as Error).message}; no worker can take nodes of target ${target.name}: giving up`, false, { cause: err });
+          throw err;
+        }
+        const wait = Math.min(REGISTER_BACKOFF_MAX_MS, REGISTER_BACKOFF_MS * 2 ** (tryNo - 1));
+        log.warn({ err, target: target.name, try: tryNo, of: REGISTER_TRIES, retryInMs: wait }, 'registration failed; retrying on the same server');
+        await this.ctx.clock.sleep(wait, signal);
+      }
+    }
   }
 
   /** Deletes a failed attempt's server and waits until it is gone, so the retry can reuse the name. */
