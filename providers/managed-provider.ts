@@ -174,6 +174,31 @@ export class ManagedProvider {
     return images;
   }
 
+  /**
+   * Snapshots a server. As with createServer, a retryable failure may still have made the image,
+   * so before each retry the image list is searched for one with this name carrying every entry
+   * of `metadata` (our build id), and a match is returned instead of making a second.
+   */
+  createImage(serverId: string, name: string, metadata: Record<string, string>, signal?: AbortSignal): Promise<string> {
+    const ours = (i: CloudImage) => i.name === name && Object.entries(metadata).every(([k, v]) => i.metadata[k] === v);
+    return this.retry(
+      async (attempt) => {
+        if (attempt > 0) {
+          const existing = (await this.call('listImages', () => this.driver.listImages(), signal)).find(ours);
+          if (existing) {
+            this.log.info({ image: existing.id, name }, 'snapshot call failed but the image exists; using it');
+            return existing.id;
+          }
+        }
+        const id = await this.call('createImage', () => this.driver.createImage(serverId, name, metadata), signal);
+        this.images.invalidate();
+        return id;
+      },
+      'createImage',
+      signal,
+    );
+  }
+
   /** Deletes an image; one that is already gone counts as deleted. */
   async deleteImage(id: string, signal?: AbortSignal): Promise<void> {
     await this.ignoreNotFound(this.retried('deleteImage', () => this.driver.deleteImage(id), signal));

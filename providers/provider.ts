@@ -89,6 +89,11 @@ export interface ProviderDriver {
   listFlavors(): Promise<Flavor[]>;
   getQuota(): Promise<Quota>;
   listImages(): Promise<CloudImage[]>;
+  /**
+   * Snapshots a server into a new image carrying `metadata`; returns its id at once (the image
+   * becomes active later: watch listImages). ConflictError if the server cannot be snapshotted now.
+   */
+  createImage(serverId: string, name: string, metadata: Record<string, string>): Promise<string>;
   /** NotFoundError if it is already gone. */
   deleteImage(id: string): Promise<void>;
   /** Idempotent. */

@@ -113,6 +113,10 @@ export function createOpenStackDriver(cfg: ProviderConfig, opts: OpenStackDriver
       return (await glance.listImages()).map(toCloudImage);
     },
 
+    createImage(serverId: string, name: string, metadata: Record<string, string>): Promise<string> {
+      return nova.createImage(serverId, name, metadata);
+    },
+
     async deleteImage(id: string): Promise<void> {
       await glance.deleteImage(id);
     },

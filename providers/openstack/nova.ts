@@ -157,6 +157,14 @@ export class NovaClient {
     await this.call('DELETE', `/servers/${encodeURIComponent(id)}`);
   }
 
+  /** Snapshots a server (Nova `createImage` action, 202 with `image_id` at >= 2.45); returns the new image's id. */
+  async createImage(serverId: string, name: string, metadata: Record<string, string>): Promise<string> {
+    const res = await this.call<{ image_id?: string }>('POST', `/servers/${encodeURIComponent(serverId)}/action`, { createImage: { name, metadata } });
+    const id = res.body?.image_id;
+    if (!id) throw new Error(`POST /servers/${serverId}/action createImage: ${res.status} without an image_id`);
+    return id;
+  }
+
   async listFlavors(): Promise<Flavor[]> {
     const raw = await this.paginate<{ id: string; name?: string; ram?: number; vcpus?: number }>('/flavors/detail', 'flavors');
     return raw.map((f) => ({ id: String(f.id), name: f.name ?? String(f.id), ramMb: f.ram ?? 0, vcpus: f.vcpus ?? 0 }));
@@ -191,7 +199,7 @@ export class NovaClient {
       });
       out.push(...((res.body?.[key] as T[] | undefined) ?? []));
       const next = nextQuery(res.body?.[`${key}_links`] as Link[] | undefined);
-      if (!next) return out;
+      if (!next) return uniqueById(out);
       if (seen.has(next)) {
         throw new IncompleteListError(`GET ${path}: page ${page} links back to an earlier page (${next}); the list is incomplete after ${out.length} items`);
       }
@@ -199,6 +207,25 @@ export class NovaClient {
       query = next;
     }
   }
+}
+
+/**
+ * Real Nova can list one server on two pages of a marker chain (seen against Zed, limit=2, with
+ * servers created just before the list; most likely a server moving from the API database's
+ * build requests into its cell between two page requests). One entry per id, the later one.
+ */
+export function uniqueById<T>(items: readonly T[]): T[] {
+  const byId = new Map<unknown, T>();
+  const rest: T[] = [];
+  for (const item of items) {
+    const id = (item as { id?: unknown }).id;
+    if (id === undefined) rest.push(item);
+    else {
+      byId.delete(id);
+      byId.set(id, item);
+    }
+  }
+  return [...byId.values(), ...rest];
 }
 
 export function incompleteList(what: string, page: number, got: number, err: unknown): IncompleteListError {

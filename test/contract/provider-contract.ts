@@ -42,6 +42,8 @@ export interface ProviderContractHarness {
   conductorQuota?(on: boolean): Promise<void> | void;
   /** [emulator] Injects a pagination fault into server and image lists (null: off). */
   breakPagination?(mode: 'repeat-marker' | 'page-404' | 'page-503' | null): Promise<void> | void;
+  /** The cloud finishes snapshots (an emulator does; the test rig's fake hypervisor leaves them queued): the snapshot case then waits for active. */
+  snapshotsBecomeActive?: boolean;
   /** Makes new servers end in the cloud's error state (with a fault) until switched off; the case skips when absent. */
   failBoots?(on: boolean): Promise<void> | void;
   /** How many list-servers API calls the cloud has answered so far; proves pagination when given. */
@@ -253,6 +255,26 @@ export function defineProviderContract(name: string, setup: () => Promise<Provid
         }
       }
       expect((await h.driver.listServers()).length).toBeGreaterThan(h.pageSize);
+    });
+
+    it('snapshots an active server into an image carrying its metadata, and deletes the image', async () => {
+      const s = await server();
+      await until('active', async () => ((await h.driver.getServer(s.id)).status === 'active' ? true : undefined));
+      const name = `contract-snap-${process.pid}-${++serial}`;
+      const id = await h.driver.createImage(s.id, name, { nodepool_image_build: String(serial) });
+      try {
+        const listed = await until('the snapshot in the image list', async () => (await h.driver.listImages()).find((i) => i.id === id));
+        expect(listed.name).toBe(name);
+        expect(listed.metadata.nodepool_image_build).toBe(String(serial));
+        expect(['building', 'active']).toContain(listed.status);
+        if (h.snapshotsBecomeActive) {
+          await until('the snapshot to become active', async () => ((await h.driver.listImages()).find((i) => i.id === id)?.status === 'active' ? true : undefined));
+        }
+      } finally {
+        await h.driver.deleteImage(id);
+      }
+      expect((await h.driver.listImages()).some((i) => i.id === id)).toBe(false);
+      expect(await rejection(h.driver.deleteImage(id))).toBeInstanceOf(NotFoundError);
     });
 
     it('deletes a server: it leaves the list and get answers NotFoundError', async () => {

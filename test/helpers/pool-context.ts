@@ -65,6 +65,9 @@ export function fakeDriver(clock: ManualClock, activeAfterMs: number): ProviderD
     async listImages() {
       return [{ id: 'img', name: 'base', status: 'active', metadata: {}, created: 0 }];
     },
+    async createImage() {
+      throw new Error('the fake cloud takes no snapshots');
+    },
     async deleteImage() {},
     async close() {},
   };

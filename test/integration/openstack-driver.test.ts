@@ -64,6 +64,7 @@ defineProviderContract('openstack', async () => {
       return createOpenStackDriver(providerConfig(limited.authUrl), { clock: frozen });
     },
     failBoots: (on) => emu.setErrorRate(on ? 1 : 0),
+    snapshotsBecomeActive: true,
     conductorQuota: (on) => emu.setQuotaRecheck(on ? 'conductor' : 'api'),
     breakPagination: (mode) => emu.breakPagination(mode),
     async cloudWithNetworks(networks) {

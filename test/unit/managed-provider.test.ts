@@ -14,7 +14,7 @@ import type { CloudImage, CloudServer, CreateServerRequest, Flavor, ProviderDriv
 
 const flush = () => new Promise((r) => setImmediate(r));
 
-type Op = 'createServer' | 'listServers' | 'getServer' | 'deleteServer' | 'listFlavors' | 'getQuota' | 'listImages' | 'deleteImage';
+type Op = 'createServer' | 'listServers' | 'getServer' | 'deleteServer' | 'listFlavors' | 'getQuota' | 'listImages' | 'createImage' | 'deleteImage';
 
 /**
  * An in-memory cloud for unit tests of the provider layer: counts calls per operation and
@@ -83,6 +83,16 @@ class FakeDriver implements ProviderDriver {
     const f = this.enter('listImages');
     if (f) throw f.err;
     return this.images.map((x) => ({ ...x }));
+  }
+  /** With `afterCreate`, the failure is thrown once the image exists (a lost answer). */
+  async createImage(serverId: string, name: string, metadata: Record<string, string>): Promise<string> {
+    const f = this.enter('createImage');
+    if (f && !f.afterCreate) throw f.err;
+    if (!this.servers.has(serverId)) throw new NotFoundError(`server ${serverId}`, 404);
+    const id = `img-${++this.seq}`;
+    this.images.push({ id, name, status: 'building', metadata: { ...metadata }, created: this.clock.now() });
+    if (f) throw f.err;
+    return id;
   }
   async deleteImage(id: string): Promise<void> {
     const f = this.enter('deleteImage');
@@ -169,6 +179,27 @@ describe('ManagedProvider: Retry-After is bounded', () => {
     expect(second).toBeLessThanOrEqual(1100);
     expect(driver.calls.deleteServer[0] - 1_000_000).toBeLessThanOrEqual(1100);
     await provider.close();
+  });
+});
+
+describe('ManagedProvider: createImage', () => {
+  it('after a lost answer it finds the snapshot the failed call made (same name and metadata) instead of making a second', async () => {
+    const { driver, provider, drive } = setup();
+    const server = await drive(provider.createServer(req('np-img')));
+    driver.failures.createImage = [{ err: new CloudServerError('502', 502), afterCreate: true }];
+    const id = await drive(provider.createImage(server.id, 'template-ubuntu-1', { nodepool_image_build: '7' }));
+    expect(driver.images.map((i) => i.id)).toEqual([id]);
+    expect(driver.count('createImage')).toBe(1);
+  });
+
+  it('retries when the failed call made nothing, and never adopts a same-named image with other metadata', async () => {
+    const { driver, provider, drive } = setup();
+    const server = await drive(provider.createServer(req('np-img2')));
+    driver.images.push({ id: 'img-other', name: 'template-ubuntu-1', status: 'active', metadata: { nodepool_image_build: '6' }, created: 0 });
+    driver.failures.createImage = [{ err: new CloudNetworkError('ECONNRESET') }];
+    const id = await drive(provider.createImage(server.id, 'template-ubuntu-1', { nodepool_image_build: '7' }));
+    expect(id).not.toBe('img-other');
+    expect(driver.count('createImage')).toBe(2);
   });
 });
 

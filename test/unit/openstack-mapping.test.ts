@@ -11,7 +11,7 @@ import {
 } from '../../src/errors.js';
 import { httpError, retryAfterMs, cloudMessage } from '../../providers/openstack/http.js';
 import { findEndpoint, identityV3Url, passwordAuthBody } from '../../providers/openstack/keystone.js';
-import { mapServerStatus, nextQuery, pickIp, toCloudServer } from '../../providers/openstack/nova.js';
+import { mapServerStatus, nextQuery, pickIp, toCloudServer, uniqueById } from '../../providers/openstack/nova.js';
 import { mapImageStatus, toCloudImage } from '../../providers/openstack/glance.js';
 import { createDriver } from '../../providers/registry.js';
 import type { ProviderConfig } from '../../src/config.js';
@@ -220,5 +220,19 @@ describe('driver registry', () => {
   it('refuses an openstack provider without auth', () => {
     const cfg = { name: 'os', driver: 'openstack', networks: [] } as unknown as ProviderConfig;
     expect(() => createDriver(cfg, {})).toThrow(/providers\.os\.auth/);
+  });
+});
+
+describe('uniqueById', () => {
+  it('keeps one entry per id (the later one, as real Nova may list a building server on two pages)', () => {
+    const items = [
+      { id: 'a', status: 'BUILD' },
+      { id: 'b', status: 'ACTIVE' },
+      { id: 'a', status: 'ACTIVE' },
+    ];
+    expect(uniqueById(items)).toEqual([
+      { id: 'b', status: 'ACTIVE' },
+      { id: 'a', status: 'ACTIVE' },
+    ]);
   });
 });
