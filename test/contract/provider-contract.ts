@@ -41,7 +41,7 @@ export interface ProviderContractHarness {
   /** [emulator] Switches the cloud to checking quota in the conductor: creates answer 202, over-quota boots end in ERROR. */
   conductorQuota?(on: boolean): Promise<void> | void;
   /** [emulator] Injects a pagination fault into server and image lists (null: off). */
-  breakPagination?(mode: 'repeat-marker' | 'page-404' | 'page-503' | null): Promise<void> | void;
+  breakPagination?(mode: 'repeat-marker' | 'page-404' | 'page-503' | 'repeat-item' | null): Promise<void> | void;
   /** The cloud finishes snapshots (an emulator does; the test rig's fake hypervisor leaves them queued): the snapshot case then waits for active. */
   snapshotsBecomeActive?: boolean;
   /** Makes new servers end in the cloud's error state (with a fault) until switched off; the case skips when absent. */
@@ -255,6 +255,19 @@ export function defineProviderContract(name: string, setup: () => Promise<Provid
         }
       }
       expect((await h.driver.listServers()).length).toBeGreaterThan(h.pageSize);
+    });
+
+    it('[emulator] a server that real Nova lists on two pages is listed once', async (ctx) => {
+      if (!h.breakPagination) return ctx.skip();
+      await server();
+      await Promise.all(Array.from({ length: Math.max(0, h.pageSize + 1 - (await h.driver.listServers()).length) }, () => create()));
+      const expected = (await h.driver.listServers()).map((s) => s.id).sort();
+      await h.breakPagination('repeat-item');
+      try {
+        expect((await h.driver.listServers()).map((s) => s.id).sort()).toEqual(expected);
+      } finally {
+        await h.breakPagination(null);
+      }
     });
 
     it('snapshots an active server into an image carrying its metadata, and deletes the image', async () => {

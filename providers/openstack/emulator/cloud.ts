@@ -39,7 +39,7 @@ export interface QuotaLimits {
 
 export type NovaStatus = 'BUILD' | 'ACTIVE' | 'ERROR' | 'DELETED';
 
-export type BrokenPagination = 'repeat-marker' | 'page-404' | 'page-503' | null;
+export type BrokenPagination = 'repeat-marker' | 'page-404' | 'page-503' | 'repeat-item' | null;
 
 export interface ServerRec {
   id: string;
@@ -140,7 +140,9 @@ export class Cloud {
   quotaRecheck: 'api' | 'conductor' = 'api';
   /**
    * An injected pagination fault for server, flavor and image lists: 'repeat-marker' makes a page
-   * asked for with a marker link back to itself; 'page-404' / 'page-503' make it fail.
+   * asked for with a marker link back to itself; 'page-404' / 'page-503' make it fail;
+   * 'repeat-item' lists the previous page's last server again at the top of the next page, as
+   * real Nova (Zed) did for servers created just before the list.
    */
   brokenPagination: BrokenPagination = null;
   bootTimeMs: number;

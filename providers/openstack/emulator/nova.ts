@@ -165,7 +165,10 @@ export class Nova {
       (changesSince === null || s.updated >= changesSince);
 
     const items: ServerRec[] = [];
-    for (let i = start; i < all.length && items.length < page.limit; i++) if (matches(all[i])) items.push(all[i]);
+    // The marker's server once more at the top of the page, then a page's worth after it.
+    if (this.cloud.brokenPagination === 'repeat-item' && start > 0 && matches(all[start - 1])) items.push(all[start - 1]);
+    const limit = page.limit + items.length;
+    for (let i = start; i < all.length && items.length < limit; i++) if (matches(all[i])) items.push(all[i]);
 
     const body: Record<string, unknown> = {
       servers: items.map((s) => (detail ? this.serverDetail(s, ctx.version) : this.serverSummary(s))),
@@ -174,7 +177,7 @@ export class Nova {
     if (broken) return broken;
     if (this.cloud.brokenPagination === 'repeat-marker' && page.marker !== null) {
       body.servers_links = [{ rel: 'next', href: nextLink(`${this.urls().compute}/servers${detail ? '/detail' : ''}`, q, page.marker) }];
-    } else if (items.length > 0 && items.length === page.limit) {
+    } else if (items.length > 0 && items.length === limit) {
       body.servers_links = [{ rel: 'next', href: nextLink(`${this.urls().compute}/servers${detail ? '/detail' : ''}`, q, items[items.length - 1].id) }];
     }
     return { status: 200, body };
