@@ -142,7 +142,7 @@ export class Launcher {
         metadata: { ...image.meta, ...serverMetadata(ctx.deploymentId, node) },
         az: azs.length ? azs[node.id % azs.length] : undefined,
         keyName: p.keypair,
-        networks: p.networks.length ? p.networks : undefined,
+        networks: p.networks,
         configDrive: p['config-drive'],
       });
       serverId = server.id;
