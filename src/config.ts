@@ -183,6 +183,8 @@ export const configSchema = z
       .prefault({}),
     'demand-interval': duration('5s'),
     'cleanup-interval': duration('60s'),
+    /** How often nodes ready or in use are checked against their master (lost build events). */
+    'reconcile-interval': duration('60s'),
     /** Ready nodes above min-ready plus demand for this long are deleted, oldest first. */
     'surplus-grace': duration('10m'),
     /** Nodes older than this in a state are deleted: their events were lost. */
@@ -194,6 +196,8 @@ export const configSchema = z
         hold: duration('7d'),
       })
       .prefault({}),
+    /** The daemon's web API. `token` (e.g. "${NODEPOOL_WEB_TOKEN}") enables hold and delete by bearer token; never logged. */
+    web: z.strictObject({ token: text().optional() }).prefault({}),
     labels: z.array(label).min(1),
     providers: z.array(provider).min(1),
     targets: z.array(target).default([]),

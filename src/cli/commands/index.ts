@@ -9,11 +9,13 @@ import * as del from './delete.js';
 import * as failures from './failures.js';
 import * as hold from './hold.js';
 import * as imageList from './image-list.js';
+import * as labelList from './label-list.js';
 import * as list from './list.js';
 import * as providerCheck from './provider-check.js';
+import * as providerList from './provider-list.js';
 
 export interface CommandModule {
   register(program: Command, ctx: CliContext): void;
 }
 
-export const commands: readonly CommandModule[] = [daemon, list, failures, hold, del, imageList, alienList, configValidate, providerCheck];
+export const commands: readonly CommandModule[] = [daemon, list, failures, hold, del, imageList, labelList, providerList, alienList, configValidate, providerCheck];
