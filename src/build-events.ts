@@ -45,12 +45,27 @@ export async function takeNodeOffline(
   }
 }
 
+export interface BuildEventHandlerOptions {
+  /**
+   * A job's build number jumped by more than one over the highest seen: the events between were
+   * lost (the daemon then asks the masters at once).
+   */
+  onBuildGap?: (job: string, last: number, seen: number) => void;
+}
+
 export class BuildEventHandler {
-  constructor(private readonly ctx: PoolContext) {}
+  /** Per job, the highest build number an event was seen for. */
+  private readonly lastBuild = new Map<string, number>();
+
+  constructor(
+    private readonly ctx: PoolContext,
+    private readonly opts: BuildEventHandlerOptions = {},
+  ) {}
 
   async handle(ev: BuildEventFields): Promise<void> {
     const { ctx } = this;
     const topic = ev.topic;
+    this.noteBuildNumber(ev.name, ev.build.number);
     if (topic === 'onCompleted') {
       ctx.metrics.events.inc({ topic, outcome: 'ignored' });
       return;
@@ -108,5 +123,13 @@ export class BuildEventHandler {
     ctx.metrics.events.inc({ topic, outcome: 'ok' });
     log.info('node used -> deleting');
     ctx.requestDelete(used.id);
+  }
+
+  private noteBuildNumber(job: string, n: number): void {
+    if (!Number.isInteger(n)) return;
+    const last = this.lastBuild.get(job);
+    if (last !== undefined && n <= last) return;
+    this.lastBuild.set(job, n);
+    if (last !== undefined && n > last + 1) this.opts.onBuildGap?.(job, last, n);
   }
 }

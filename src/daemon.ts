@@ -28,6 +28,7 @@ import { GearmanDemandSource } from './gearman/demand-source.js';
 import { EventListener } from './events/listener.js';
 import { EventCounters } from './events/counters.js';
 import { BuildEventHandler } from './build-events.js';
+import { TargetReconcilePass } from './target-reconcile-pass.js';
 import { ManagedProvider } from '../providers/managed-provider.js';
 import { createDriver } from '../providers/registry.js';
 import { errorCode } from './errors.js';
@@ -41,6 +42,8 @@ export interface DaemonOptions {
   log?: Logger;
   /** How often the store is checked for changes made by the CLI (default 250 ms). */
   storeWatchMs?: number;
+  /** An in-use node younger than this is not judged idle by the target reconcile pass (default 30 s). */
+  reconcileGraceMs?: number;
 }
 
 interface LaunchTask {
@@ -73,6 +76,8 @@ export class Daemon {
   private readonly eventCounters = new EventCounters(this.metrics);
   private readonly cloudHealth: CloudHealth;
   private readonly buildEvents: BuildEventHandler;
+  /** Repairs build events ZeroMQ lost, from each master's own view of our nodes. */
+  readonly targetReconcile: TargetReconcilePass;
   private demand: Record<string, number> = {};
   private readonly backoff = new LaunchBackoff();
   private starvedSince: Record<string, number> = {};
@@ -128,7 +133,13 @@ export class Daemon {
     this.deleter = new Deleter(this.ctx);
     this.holdOffline = new HoldOffline(this.ctx);
     this.unregisterRetry = new UnregisterRetry(this.ctx);
-    this.buildEvents = new BuildEventHandler(this.ctx);
+    this.targetReconcile = new TargetReconcilePass(this.ctx, { graceMs: opts.reconcileGraceMs });
+    this.buildEvents = new BuildEventHandler(this.ctx, {
+      onBuildGap: (job, last, seen) => {
+        this.log.info({ job, last, seen }, 'build numbers skipped: events were lost; reconciling with the masters now');
+        this.targetReconcile.request('build number gap');
+      },
+    });
     this.cloudHealth = new CloudHealth({ clock: this.clock, log: this.log, onState: (provider, up) => this.metrics.cloudUp.set({ provider }, up ? 1 : 0) });
     this.cleanupPass = new Cleanup({
       cloudHealth: this.cloudHealth,
@@ -174,6 +185,9 @@ export class Daemon {
     // Without Gearman this timer still runs the planner: a launch backoff may have expired.
     this.every(this.cfg['demand-interval'], async () => (this.demandSource ? this.refreshDemand() : this.requestPlan('timer')));
     this.every(this.cfg['cleanup-interval'], () => this.cleanup());
+    this.every(this.cfg['reconcile-interval'], async () => void (await this.targetReconcile.pass()));
+    // Events sent while the daemon was down are lost: ask the masters once now.
+    this.targetReconcile.request('start');
     this.started = true;
     this.requestPlan('start');
     this.log.info({ deploymentId: this.deploymentId, providers: this.cfg.providers.length, labels: this.cfg.labels.length }, 'daemon started');
@@ -469,6 +483,7 @@ export class Daemon {
       async () => this.events?.close(),
       async () => this.demandSource?.close(),
       async () => this.planner.close(),
+      async () => this.targetReconcile.close(),
       async () => {
         for (const l of this.launches.values()) l.ctl.abort(new Error('daemon stopping'));
         await Promise.allSettled([...this.launches.values()].map((l) => l.task));

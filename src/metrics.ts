@@ -79,6 +79,12 @@ export class Metrics {
     labelNames: ['provider'] as const,
     registers: [this.registry],
   });
+  readonly targetRepairs = new Counter({
+    name: 'nodepool_target_repairs_total',
+    help: 'Nodes repaired by the reconcile pass after a lost build event, by target and action (in-use, used, delete)',
+    labelNames: ['target', 'action'] as const,
+    registers: [this.registry],
+  });
   readonly errors = new Counter({
     name: 'nodepool_errors_total',
     help: 'Errors by component and reason code',

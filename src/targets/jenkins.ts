@@ -5,6 +5,7 @@ import { Agent, request, type Dispatcher } from 'undici';
 import { TargetAuthError, TargetError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { NodeRecord } from '../model.js';
+import type { MasterNodeView } from '../target-reconcile.js';
 import type { Registration, Target, TargetNode } from './target.js';
 
 export interface JenkinsTargetOptions {
@@ -26,6 +27,14 @@ export interface JenkinsTargetOptions {
 interface Crumb {
   field: string;
   value: string;
+}
+
+/** The fields of /computer/NAME/api/json that view() reads. */
+interface ComputerJson {
+  idle?: unknown;
+  temporarilyOffline?: unknown;
+  executors?: unknown;
+  oneOffExecutors?: unknown;
 }
 
 interface Answer {
@@ -127,6 +136,26 @@ export class JenkinsTarget implements Target {
     if (res.status === 200) return true;
     if (res.status === 404) return false;
     throw this.failure(`look up node ${name}`, res);
+  }
+
+  /**
+   * One GET of /computer/NAME/api/json. Busy: an executor (or one-off executor) runs something, or
+   * Jenkins says the computer is not idle. Offline: temporarilyOffline (taken offline by us).
+   */
+  async view(node: Pick<NodeRecord, 'hostname' | 'manager'>): Promise<MasterNodeView> {
+    const res = await this.call('GET', `computer/${encodeURIComponent(node.hostname)}/api/json`);
+    if (res.status === 404) return { present: false, busy: false, offline: false };
+    if (res.status !== 200) throw this.failure(`look up node ${node.hostname}`, res);
+    let parsed: ComputerJson;
+    try {
+      parsed = JSON.parse(res.body) as ComputerJson;
+    } catch (cause) {
+      throw new TargetError(`Jenkins ${this.name}: computer ${node.hostname} api/json is not JSON`, true, { cause });
+    }
+    if (typeof parsed !== 'object' || parsed === null) throw new TargetError(`Jenkins ${this.name}: computer ${node.hostname} api/json is not an object`, true);
+    const executors = [...(Array.isArray(parsed.executors) ? parsed.executors : []), ...(Array.isArray(parsed.oneOffExecutors) ? parsed.oneOffExecutors : [])];
+    const running = executors.some((e) => typeof e === 'object' && e !== null && (e as { currentExecutable?: unknown }).currentExecutable != null);
+    return { present: true, busy: running || parsed.idle === false, offline: parsed.temporarilyOffline === true };
   }
 
   /**

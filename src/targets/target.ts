@@ -2,6 +2,7 @@
 // Gearman consumer. Every implementation must pass test/contract/target-contract.ts.
 import { TargetError } from '../errors.js';
 import type { NodeRecord } from '../model.js';
+import type { MasterNodeView } from '../target-reconcile.js';
 
 /**
  * A registration that got no answer in time but may still take effect (a Gearman job a manager
@@ -53,6 +54,12 @@ export interface Target {
    * from a cheap cached check. Optional: absent means always.
    */
   available?(): boolean;
+  /**
+   * The master's own view of the node (present, running a build, taken offline), for the
+   * reconcile pass that repairs lost build events (target-reconcile.ts). One request. Optional:
+   * a target without it is never reconciled.
+   */
+  view?(node: Pick<NodeRecord, 'hostname' | 'manager'>): Promise<MasterNodeView>;
   /** Idempotent. */
   close(): Promise<void>;
 }

@@ -1,0 +1,144 @@
+// The periodic pass that repairs lost build events: ZeroMQ drops every frame sent while the
+// subscriber is disconnected, so each node we believe ready or in use is checked against its
+// master's own view (Target.view, one request per node) and decideTargetRepair says what to do.
+// Passes never overlap: a request during a pass collapses into one more pass after it.
+import { takeNodeOffline } from './build-events.js';
+import { Coalescer } from './coalescer.js';
+import type { PoolContext } from './context.js';
+import { errorCode } from './errors.js';
+import { nodeLogger } from './log.js';
+import type { NodeRecord } from './model.js';
+import { decideTargetRepair, type TargetRepair } from './target-reconcile.js';
+
+export interface TargetReconcileOptions {
+  /** An in-use node younger than this is not judged idle (see TargetRepairInput.graceMs). Default 30 s. */
+  graceMs?: number;
+  /** Views asked at once. Default 4. */
+  concurrency?: number;
+}
+
+export interface ReconcilePassStats {
+  /** Nodes whose target has a view. */
+  nodes: number;
+  /** Target.view calls made (Jenkins: one GET each). */
+  views: number;
+  /** Views that failed (the node is left alone until the next pass). */
+  failed: number;
+  repairs: number;
+}
+
+export class TargetReconcilePass {
+  private readonly graceMs: number;
+  private readonly concurrency: number;
+  private readonly runner: Coalescer;
+  private last: ReconcilePassStats = { nodes: 0, views: 0, failed: 0, repairs: 0 };
+  private passes = 0;
+
+  constructor(
+    private readonly ctx: PoolContext,
+    opts: TargetReconcileOptions = {},
+  ) {
+    this.graceMs = opts.graceMs ?? 30_000;
+    this.concurrency = Math.max(1, opts.concurrency ?? 4);
+    this.runner = new Coalescer(
+      () => this.run(),
+      (err) => {
+        this.ctx.log.error({ err }, 'target reconcile pass failed');
+        this.ctx.metrics.errors.inc({ component: 'target-reconcile', reason: errorCode(err) });
+      },
+    );
+  }
+
+  /** Asks for a pass soon (coalesced: at most one more after the one running). */
+  request(reason: string): void {
+    this.ctx.log.debug({ reason }, 'target reconcile pass requested');
+    this.runner.request();
+  }
+
+  /** Runs a pass (or joins the one running plus one more) and resolves when none is pending. */
+  async pass(): Promise<ReconcilePassStats> {
+    this.runner.request();
+    await this.runner.idle();
+    return this.last;
+  }
+
+  /** The last pass's counts, and how many passes ran. */
+  stats(): ReconcilePassStats & { passes: number } {
+    return { ...this.last, passes: this.passes };
+  }
+
+  close(): Promise<void> {
+    return this.runner.close();
+  }
+
+  private async run(): Promise<void> {
+    const { ctx } = this;
+    const nodes = (await ctx.store.listNodes({ states: ['ready', 'in-use'] })).filter((n) => ctx.target(n.target)?.view);
+    const stats: ReconcilePassStats = { nodes: nodes.length, views: 0, failed: 0, repairs: 0 };
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < nodes.length) {
+        const node = nodes[next++];
+        if (await this.check(node, stats)) stats.repairs++;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, nodes.length) }, worker));
+    this.last = stats;
+    this.passes++;
+    if (stats.repairs || stats.failed) ctx.log.info({ ...stats }, 'target reconcile pass');
+  }
+
+  /** One view, one decision; true when the node was repaired. */
+  private async check(node: NodeRecord, stats: ReconcilePassStats): Promise<boolean> {
+    const { ctx } = this;
+    const target = ctx.target(node.target);
+    if (!target?.view) return false;
+    const log = nodeLogger(ctx.log, node);
+    stats.views++;
+    let view;
+    try {
+      view = await target.view(node);
+    } catch (err) {
+      stats.failed++;
+      log.warn({ err, target: target.name }, 'could not ask the target about the node; checked again next pass');
+      ctx.metrics.errors.inc({ component: 'target-reconcile', reason: errorCode(err) });
+      return false;
+    }
+    const repair = decideTargetRepair({ state: node.state, view, stateAgeMs: ctx.clock.now() - node.stateTime, graceMs: this.graceMs });
+    if (repair.action === 'none') return false;
+    try {
+      await this.apply(node, repair);
+    } catch (err) {
+      // A compare-and-set lost to an event (or the CLI) that moved the node meanwhile: theirs wins.
+      log.debug({ err, action: repair.action }, 'node changed before it could be repaired');
+      return false;
+    }
+    ctx.metrics.targetRepairs.inc({ target: target.name, action: repair.action });
+    return true;
+  }
+
+  private async apply(node: NodeRecord, repair: Exclude<TargetRepair, { action: 'none' }>): Promise<void> {
+    const { ctx } = this;
+    const log = nodeLogger(ctx.log, node).child({ repair: repair.action, why: repair.why });
+    const reason = `reconcile: ${repair.why}`;
+    if (repair.action === 'in-use') {
+      await ctx.store.transitionNode(node.id, 'in-use', { from: ['ready'], reason });
+      log.info('node ready -> in-use (reconciled with its master)');
+      ctx.requestPlan('reconcile');
+      await takeNodeOffline(ctx, node, `nodepool: single use, a build runs on it (${repair.why})`, 'build-started', log);
+      return;
+    }
+    if (repair.action === 'used') {
+      // hold-on-failure needs the build's result, which only the lost event carried: deleted.
+      const used = await ctx.store.transitionNode(node.id, 'used', { from: ['in-use'], reason });
+      await ctx.store.transitionNode(used.id, 'deleting', { from: ['used'], reason: 'build finished (reconciled)' });
+      log.info('node in-use -> used -> deleting (reconciled with its master)');
+      ctx.requestDelete(used.id);
+      return;
+    }
+    await ctx.store.transitionNode(node.id, 'deleting', { from: ['ready'], reason, patch: { comment: repair.why } });
+    log.info('node ready -> deleting (reconciled with its master)');
+    ctx.requestDelete(node.id);
+    ctx.requestPlan('reconcile');
+  }
+}
