@@ -5,7 +5,7 @@ import { systemClock, type Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { eventFrame, type BuildResult } from './event-frame.js';
 import { gearmanode, payloadText, type GearmanServerAddress, type GmWorker } from './gearmanode.js';
-import { JenkinsApi, type ComputerInfo, type NodeRegistry } from './jenkins-api.js';
+import { JenkinsApi, type ComputerInfo, type NodeRegistry, type RunningBuild } from './jenkins-api.js';
 import { EventPublisher } from './publisher.js';
 import { keepRegistered } from './reconnect.js';
 import { SimNode, type NodeDefinition, type SimBuild, type SimJob } from './sim-node.js';
@@ -219,20 +219,51 @@ class Master implements SimMaster, NodeRegistry {
     return true;
   }
 
-  toggleOffline(name: string, message: string): boolean {
+  toggleOffline(name: string, message: string, by?: string): boolean {
     const entry = this.simNodes.get(name);
     if (!entry) return false;
-    entry.node.toggleOffline(message);
+    entry.node.toggleOffline(message, by ?? null);
     return true;
+  }
+
+  changeOfflineCause(name: string, message: string, by: string): boolean {
+    const entry = this.simNodes.get(name);
+    if (!entry) return false;
+    entry.node.setOffline(message, by);
+    return true;
+  }
+
+  /** config.xml POST (Nodes.replaceNode): new fields in place; a new name renames the agent. */
+  reconfigure(name: string, def: NodeDefinition): 'ok' | 'missing' | 'exists' {
+    const entry = this.simNodes.get(name);
+    if (!entry) return 'missing';
+    if (def.name !== name && this.simNodes.has(def.name)) return 'exists';
+    Object.assign(entry.node.def, def);
+    if (def.name !== name) {
+      this.simNodes.delete(name);
+      this.simNodes.set(def.name, entry);
+    }
+    this.log.info({ simNode: name, newName: def.name }, 'node reconfigured');
+    return 'ok';
   }
 
   get(name: string): ComputerInfo | undefined {
     const entry = this.simNodes.get(name);
-    return entry ? computerInfo(entry.node) : undefined;
+    return entry ? this.computerInfo(entry.node) : undefined;
   }
 
   list(): ComputerInfo[] {
-    return [...this.simNodes.values()].map((e) => computerInfo(e.node));
+    return [...this.simNodes.values()].map((e) => this.computerInfo(e.node));
+  }
+
+  jobs(): string[] {
+    return (this.opts.jobs ?? []).map((j) => j.name);
+  }
+
+  private computerInfo(node: SimNode): ComputerInfo {
+    const d = this.opts.buildDurationMs ?? 1000;
+    const b = node.currentBuild;
+    return computerInfo(node, b ? { job: b.job, number: b.number, started: b.started, estimatedMs: typeof d === 'function' ? d(b.job) : d } : null);
   }
 
   // SimMaster
@@ -297,7 +328,7 @@ class Master implements SimMaster, NodeRegistry {
   }
 }
 
-function computerInfo(node: SimNode): ComputerInfo {
+function computerInfo(node: SimNode, currentBuild: RunningBuild | null): ComputerInfo {
   // Jenkins shows an agent online once launched, and keeps it online after a build
   // (RetentionStrategy$Always) until somebody takes it offline (toggleOffline).
   const offline = node.offlineMessage !== null || node.state === 'deleted';
@@ -309,6 +340,16 @@ function computerInfo(node: SimNode): ComputerInfo {
     offline,
     temporarilyOffline: node.offlineMessage !== null,
     offlineMessage: node.offlineMessage,
+    offlineBy: node.offlineBy,
+    offlineSince: node.offlineSince,
+    numExecutors: node.def.numExecutors ?? 1,
+    mode: node.def.mode ?? 'EXCLUSIVE',
+    remoteFs: node.def.remoteFs,
+    host: node.def.host,
+    port: node.def.port,
+    credentialsId: node.def.credentialsId,
+    launcher: node.def.launcher ?? 'hudson.plugins.sshslaves.SSHLauncher',
+    currentBuild,
   };
 }
 

@@ -37,6 +37,12 @@ export interface NodeDefinition {
   port: number;
   credentialsId: string;
   remoteFs: string;
+  /** Jenkins' numExecutors (default 1); the sim still runs one build at a time. */
+  numExecutors?: number;
+  /** Jenkins' Node.Mode: NORMAL or EXCLUSIVE (default). */
+  mode?: 'NORMAL' | 'EXCLUSIVE';
+  /** The launcher's class (default hudson.plugins.sshslaves.SSHLauncher). */
+  launcher?: string;
   /** Whatever the registration carried (the doCreateItem json, or the node_assign payload). */
   raw: unknown;
 }
@@ -77,6 +83,12 @@ export class SimNode {
   rejected = 0;
   /** Jenkins' temporarilyOffline: null = online; else the offline message. */
   offlineMessage: string | null = null;
+  /** Who took it offline (Jenkins' OfflineCause.UserCause user); null for the Gearman plugin's own cause. */
+  offlineBy: string | null = null;
+  /** When it went offline (OfflineCause.timestamp). */
+  offlineSince = 0;
+  /** The build running on its executor, else null. */
+  currentBuild: SimBuild | null = null;
   readonly created: number;
   private worker: GmWorker | null = null;
   private functions = new Map<string, string>();
@@ -107,16 +119,25 @@ export class SimNode {
    * Jenkins' toggleOffline: an online agent goes temporarily offline (the Gearman plugin drops
    * its functions, so no build is scheduled on it); an offline one comes back online.
    */
-  toggleOffline(message: string): void {
+  toggleOffline(message: string, by: string | null = null): void {
     if (this.offlineMessage === null) {
-      this.offlineMessage = message;
-      if (this.state === 'idle') this.withdraw(null);
-      this.log.info({ message }, 'agent temporarily offline');
+      this.setOffline(message, by);
     } else {
       this.offlineMessage = null;
+      this.offlineBy = null;
       if (this.state === 'idle') this.register();
       this.log.info('agent back online');
     }
+  }
+
+  /** Jenkins' changeOfflineCause: temporarily offline with this cause, whatever the state before. */
+  setOffline(message: string, by: string | null): void {
+    const wasOnline = this.offlineMessage === null;
+    this.offlineMessage = message;
+    this.offlineBy = by;
+    this.offlineSince = this.host.clock.now();
+    if (wasOnline && this.state === 'idle') this.withdraw(null);
+    this.log.info({ message }, 'agent temporarily offline');
   }
 
   start(): void {
@@ -197,6 +218,7 @@ export class SimNode {
     const number = h.nextBuildNumber(jobName);
     const build: SimBuild = { job: jobName, number, node: this.def.name, result: null, started: h.clock.now(), finished: null, parameters };
     h.recordBuild(build);
+    this.currentBuild = build;
     this.buildsRun++;
     const frame = (): FrameBuild => ({
       job: jobName,
@@ -230,6 +252,7 @@ export class SimNode {
     }
     build.result = result;
     build.finished = h.clock.now();
+    this.currentBuild = null;
     h.publish('onCompleted', frame());
     h.publish('onFinalized', frame());
     job.workComplete(status(result));
@@ -237,7 +260,10 @@ export class SimNode {
     if (this.state !== 'busy') return this.disconnect();
     // The Gearman plugin takes the agent offline after a build whose parameters ask for it (Zuul
     // sets OFFLINE_NODE_WHEN_COMPLETE for single-use nodes); builds without it leave it online.
-    if (this.offlineMessage === null && /^(1|true)$/i.test(parameters.OFFLINE_NODE_WHEN_COMPLETE ?? '')) this.offlineMessage = 'Offline due to Gearman request';
+    if (this.offlineMessage === null && /^(1|true)$/i.test(parameters.OFFLINE_NODE_WHEN_COMPLETE ?? '')) {
+      this.offlineMessage = 'Offline due to Gearman request';
+      this.offlineSince = h.clock.now();
+    }
     if (this.offlineMessage === null) {
       // What a real Jenkins does with an online idle agent (RetentionStrategy$Always): it takes
       // the next queued build of its labels. Nodepool must take the agent offline before this.
