@@ -1,11 +1,16 @@
 #!/usr/bin/env node
-// Runs before `vitest run` (npm test): the Gearman integration tests need the real gearmand.
-// As root with apt-get we install it (Debian package gearman-job-server); otherwise we say how.
+// Runs before `vitest run` (npm test): the integration tests need a real gearmand (Debian
+// gearman-job-server) and bubblewrap (the emulated VMs' sandboxes). As root with apt-get we
+// install what is missing; otherwise we say how.
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
-const PACKAGE = 'gearman-job-server';
+/** Each tool the tests run, the Debian package that provides it, and how to get it elsewhere. */
+const NEEDS = [
+  { tool: 'gearmand', pkg: 'gearman-job-server', why: 'the Gearman job server', other: ['Fedora/RHEL:   sudo dnf install -y gearmand', 'macOS:         brew install gearman'] },
+  { tool: 'bwrap', pkg: 'bubblewrap', why: 'bubblewrap, the emulated VMs\' sandbox', other: ['Fedora/RHEL:   sudo dnf install -y bubblewrap'] },
+];
 
 function onPath(name, extraDirs = []) {
   const dirs = [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), ...extraDirs];
@@ -21,29 +26,30 @@ function run(cmd, args) {
   return res.status === 0;
 }
 
-function gearmand() {
-  return onPath('gearmand', ['/usr/sbin', '/usr/local/sbin']);
-}
-
-if (gearmand()) process.exit(0);
+const found = (n) => onPath(n.tool, ['/usr/sbin', '/usr/local/sbin', '/usr/bin']);
+const missing = NEEDS.filter((n) => !found(n));
+if (missing.length === 0) process.exit(0);
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const aptGet = onPath('apt-get', ['/usr/bin']);
 if (isRoot && aptGet) {
+  const pkgs = missing.map((n) => n.pkg);
   // A fresh image often has no package lists: update only when the plain install fails.
-  const installed = run(aptGet, ['install', '-y', PACKAGE]) || (run(aptGet, ['update']) && run(aptGet, ['install', '-y', PACKAGE]));
-  if (installed && gearmand()) process.exit(0);
-  console.error(`ensure-system-deps: installing ${PACKAGE} did not provide gearmand`);
+  const installed = run(aptGet, ['install', '-y', ...pkgs]) || (run(aptGet, ['update']) && run(aptGet, ['install', '-y', ...pkgs]));
+  const still = missing.filter((n) => !found(n));
+  if (installed && still.length === 0) process.exit(0);
+  console.error(`ensure-system-deps: installing ${pkgs.join(' ')} did not provide ${still.map((n) => n.tool).join(', ')}`);
   process.exit(1);
 }
 
-console.error(
-  [
-    'ensure-system-deps: gearmand (the Gearman job server) is needed by the integration tests but was not found',
-    'on PATH or in /usr/sbin. Install it, then run the tests again:',
-    `  Debian/Ubuntu: sudo apt-get install -y ${PACKAGE}`,
-    '  Fedora/RHEL:   sudo dnf install -y gearmand',
-    '  macOS:         brew install gearman',
-  ].join('\n'),
-);
+for (const n of missing) {
+  console.error(
+    [
+      `ensure-system-deps: ${n.tool} (${n.why}) is needed by the integration tests but was not found on PATH or in /usr/sbin.`,
+      'Install it, then run the tests again:',
+      `  Debian/Ubuntu: sudo apt-get install -y ${n.pkg}`,
+      ...n.other.map((o) => `  ${o}`),
+    ].join('\n'),
+  );
+}
 process.exit(1);

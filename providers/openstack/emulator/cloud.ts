@@ -114,6 +114,10 @@ export interface CloudEvents {
   onActive(s: ServerRec): void;
   /** A server was deleted (called once, when DELETE is accepted). */
   onDeleted(s: ServerRec): void;
+  /** A snapshot of a server was taken (Nova createImage). */
+  onSnapshot?(s: ServerRec, img: ImageRec): void;
+  /** An image was deleted (Glance DELETE). */
+  onImageDeleted?(img: ImageRec): void;
 }
 
 export interface QuotaUsage {
@@ -171,7 +175,7 @@ export class Cloud {
       /** ...except those seeded `owned: true`. */
       userProject: string | null;
     },
-    private readonly events: CloudEvents,
+    readonly events: CloudEvents,
   ) {
     this.deleteTimeMs = opts.deleteTimeMs;
     this.imageTimeMs = opts.imageTimeMs;
@@ -348,6 +352,7 @@ export class Cloud {
     img.minDiskGb = s.flavor.diskGb;
     img.savingAt = now + Math.floor(this.imageTimeMs / 2);
     img.activeAt = now + this.imageTimeMs;
+    this.events.onSnapshot?.(s, img);
     return img;
   }
 

@@ -145,6 +145,7 @@ export class Glance {
     if (!('id' in img)) return img;
     if (img.owner !== ctx.projectId) return glanceError(ctx.req, 403, 'You are not permitted to delete this image.');
     this.cloud.images.delete(img.id);
+    this.cloud.events.onImageDeleted?.(img);
     return { status: 204 };
   }
 

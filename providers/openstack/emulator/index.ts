@@ -17,6 +17,7 @@ import { Nova, novaFault, type NovaCtx } from './nova.js';
 import { randomHex, seededRng } from '../../../src/prng.js';
 import { matchRoute, type Match, type Route } from './router.js';
 import { reservePort, SshFarm } from './ssh.js';
+import { findBwrap, runSandboxed, SandboxStore, type CommandSink } from './sandbox.js';
 
 export type { BrokenPagination, EmulatorFlavor, EmulatorImageSeed, QuotaLimits } from './cloud.js';
 export type { EmulatorUser } from './keystone.js';
@@ -51,6 +52,12 @@ export interface OpenStackEmulatorOptions {
   sshAuthorizedKeys?: string[];
   /** false: no SSH daemons at all (pure API tests). Default true. */
   ssh?: boolean;
+  /**
+   * A directory for the servers' sandboxes (sandbox.ts): SSH commands then run for real under
+   * bubblewrap in each server's own tree, and snapshots carry the tree. Without it (or without
+   * bubblewrap) a command runs nothing and only `echo` answers.
+   */
+  sandboxDir?: string;
   /** A deleted server stays (task_state "deleting") this long, then is gone. Default 0. */
   deleteTimeMs?: number;
   /** A snapshot goes queued -> saving (half-way) -> active after this long. Default 1000. */
@@ -193,6 +200,10 @@ export async function startOpenStackEmulator(opts: OpenStackEmulatorOptions = {}
   const keystone = new Keystone(users, rng, clock, region, opts.tokenTtlMs ?? 3_600_000, urls);
   const zones = opts.availabilityZones ?? ['nova'];
   let farm: SshFarm | null = null;
+  const bwrap = opts.sandboxDir ? findBwrap() : null;
+  const sandboxes = opts.sandboxDir && bwrap ? new SandboxStore(opts.sandboxDir) : null;
+  /** The server answering SSH on each address, for the sandboxed exec. */
+  const serverAt = new Map<string, string>();
   const cloud: Cloud = new Cloud(
     rng,
     clock,
@@ -213,8 +224,20 @@ export async function startOpenStackEmulator(opts: OpenStackEmulatorOptions = {}
     },
     {
       // The SSH farm binds loopback IPv4 only: a server without a network or on IPv6 has no daemon.
-      onActive: (s) => s.ip !== null && !s.ip.includes(':') && farm?.open(s.ip),
-      onDeleted: (s) => void (s.ip !== null && !s.ip.includes(':') && farm?.shut(s.ip)),
+      onActive: (s) => {
+        sandboxes?.boot(s.id, s.imageId);
+        if (s.ip === null || s.ip.includes(':')) return;
+        serverAt.set(s.ip, s.id);
+        farm?.open(s.ip);
+      },
+      onDeleted: (s) => {
+        sandboxes?.dropServer(s.id);
+        if (s.ip === null || s.ip.includes(':')) return;
+        serverAt.delete(s.ip);
+        void farm?.shut(s.ip);
+      },
+      onSnapshot: (s, img) => sandboxes?.snapshot(s.id, img.id),
+      onImageDeleted: (img) => sandboxes?.dropImage(img.id),
     },
   );
   if (opts.quotaRecheck) cloud.quotaRecheck = opts.quotaRecheck;
@@ -355,7 +378,16 @@ export async function startOpenStackEmulator(opts: OpenStackEmulatorOptions = {}
       port = reserved.port;
       releasePort = reserved.release;
     }
-    farm = new SshFarm(port, opts.sshAuthorizedKeys ?? [], log.child({ component: 'emulated-sshd' }));
+    const exec =
+      sandboxes && bwrap
+        ? (ip: string, command: string, sink: CommandSink) => {
+            const id = serverAt.get(ip);
+            if (!id) return false;
+            runSandboxed(bwrap, sandboxes.serverDir(id), command, sink);
+            return true;
+          }
+        : undefined;
+    farm = new SshFarm(port, opts.sshAuthorizedKeys ?? [], log.child({ component: 'emulated-sshd' }), exec);
     // The emulator notices boots lazily on requests; in real time this timer notices them too.
     timer = setInterval(() => cloud.refresh(), SSH_TICK_MS);
     timer.unref();

@@ -1,10 +1,12 @@
 // Emulated SSH daemons: one ssh2 server per emulated VM, on the VM's own loopback address
-// (127.A.B.C) and the emulator's shared SSH port. Public-key auth only. `exec` runs nothing:
-// `echo ARGS` writes ARGS and a newline and exits 0; any other command exits 0 silently.
+// (127.A.B.C) and the emulator's shared SSH port. Public-key auth only. With a sandbox
+// (sandbox.ts) `exec` runs the command for real in the VM's own tree; without one it runs
+// nothing: `echo ARGS` writes ARGS and a newline and exits 0; any other command exits 0 silently.
 import { createServer as createNetServer } from 'node:net';
 import ssh2 from 'ssh2';
 import type { Connection, ParsedKey } from 'ssh2';
 import type { Logger } from '../../../src/log.js';
+import type { CommandSink } from './sandbox.js';
 
 const { Server, utils } = ssh2;
 
@@ -61,6 +63,8 @@ export class SshFarm {
     readonly port: number,
     authorizedKeys: readonly string[],
     private readonly log: Logger,
+    /** Runs a command for the VM at `ip` for real (sandbox.ts); false: not handled, answer as echo does. */
+    private readonly exec?: (ip: string, command: string, sink: CommandSink) => boolean,
   ) {
     const pair = utils.generateKeyPairSync('ecdsa', { bits: 256 });
     this.hostKey = pair.private;
@@ -79,7 +83,7 @@ export class SshFarm {
   open(ip: string): void {
     if (this.listeners.has(ip)) return;
     const clients = new Set<Connection>();
-    const server = new Server({ hostKeys: [this.hostKey] }, (client) => this.onClient(client, clients));
+    const server = new Server({ hostKeys: [this.hostKey] }, (client) => this.onClient(client, clients, ip));
     const listening = new Promise<void>((resolve) => {
       server.once('error', (err: Error) => {
         this.log.warn({ ip, port: this.port, error: err.message }, 'emulated sshd could not listen');
@@ -118,7 +122,7 @@ export class SshFarm {
     await Promise.all([...[...this.listeners.keys()].map((ip) => this.shut(ip)), ...this.shutting]);
   }
 
-  private onClient(client: Connection, clients: Set<Connection>): void {
+  private onClient(client: Connection, clients: Set<Connection>, ip: string): void {
     clients.add(client);
     client.on('close', () => clients.delete(client));
     client.on('error', () => clients.delete(client));
@@ -137,6 +141,7 @@ export class SshFarm {
         session.on('env', (accept) => accept?.());
         session.on('exec', (accept, _reject, info) => {
           const stream = accept();
+          if (this.exec?.(ip, info.command, stream)) return;
           const out = execOutput(info.command);
           if (out) stream.write(out);
           stream.exit(0);

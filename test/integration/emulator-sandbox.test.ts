@@ -1,0 +1,97 @@
+// Emulated VMs run commands for real in their own tree (bubblewrap), and a snapshot carries the
+// tree to every server booted from it. Skipped where bubblewrap is not installed (.ci/run installs it).
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import ssh2 from 'ssh2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config.js';
+import { createOpenStackDriver } from '../../providers/openstack/driver.js';
+import { startOpenStackEmulator, type OpenStackEmulator } from '../../providers/openstack/emulator/index.js';
+import { findBwrap } from '../../providers/openstack/emulator/sandbox.js';
+import type { CloudServer, ProviderDriver } from '../../providers/provider.js';
+import { waitFor } from '../helpers/wait.js';
+
+const keys = ssh2.utils.generateKeyPairSync('ecdsa', { bits: 256 });
+
+/** Runs `command` over SSH; resolves with its exit code and output. */
+function run(host: string, port: number, command: string): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve, reject) => {
+    const conn = new ssh2.Client();
+    conn
+      .on('ready', () =>
+        conn.exec(command, (e, stream) => {
+          if (e) return reject(e);
+          let out = '';
+          let err = '';
+          stream.on('data', (d: Buffer) => (out += d.toString()));
+          stream.stderr.on('data', (d: Buffer) => (err += d.toString()));
+          stream.on('close', (code: number | null) => {
+            conn.end();
+            resolve({ code, out, err });
+          });
+        }),
+      )
+      .on('error', reject)
+      .connect({ host, port, username: 'jenkins', privateKey: keys.private, hostVerifier: () => true });
+  });
+}
+
+describe.skipIf(!findBwrap())('emulated VMs with sandboxes', () => {
+  let emu: OpenStackEmulator;
+  let driver: ProviderDriver;
+  let dir: string;
+  let flavorId: string;
+  let baseImage: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'emu-sandbox-'));
+    emu = await startOpenStackEmulator({ seed: 3, bootTimeMs: 50, imageTimeMs: 50, sshAuthorizedKeys: [keys.public], sandboxDir: dir });
+    const cfg = configSchema.parse({
+      labels: [{ name: 'small', image: 'ubuntu', providers: [{ name: 'emulated' }] }],
+      providers: [{ name: 'emulated', auth: { 'auth-url': emu.authUrl, username: 'admin', password: 'secret', 'project-name': 'demo' }, 'max-servers': 5, images: [{ name: 'ubuntu', 'base-image': 'ubuntu-jammy' }] }],
+    }).providers[0];
+    driver = createOpenStackDriver(cfg);
+    baseImage = (await driver.listImages()).find((i) => i.status === 'active')!.id;
+    flavorId = (await driver.listFlavors()).sort((a, b) => a.ramMb - b.ramMb)[0].id;
+  });
+
+  afterAll(async () => {
+    await driver?.close();
+    await emu?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function boot(imageId: string, name: string): Promise<CloudServer> {
+    const s = await driver.createServer({ name, imageId, flavorId, metadata: {} });
+    return waitFor(async () => {
+      const got = await driver.getServer(s.id);
+      return got.status === 'active' && got.ip ? got : undefined;
+    }, { what: `${name} active` });
+  }
+
+  it('runs a command for real: its output, exit code and files, which land in the server\'s tree and not on the host', async () => {
+    const s = await boot(baseImage, 'sbx-1');
+    const r = await run(s.ip!, emu.sshPort, 'mkdir -p /opt/cache && echo baked > /opt/cache/marker && echo to-stderr >&2 && cat /opt/cache/marker; exit 3');
+    expect(r).toEqual({ code: 3, out: 'baked\n', err: 'to-stderr\n' });
+    expect(await readFile(join(dir, 'servers', s.id, 'opt', 'cache', 'marker'), 'utf8')).toBe('baked\n');
+    expect(existsSync('/opt/cache/marker')).toBe(false);
+    // Another server has its own tree.
+    const other = await boot(baseImage, 'sbx-2');
+    expect((await run(other.ip!, emu.sshPort, 'cat /opt/cache/marker')).code).not.toBe(0);
+  });
+
+  it('a snapshot carries the tree to a server booted from it; deleting the server drops its tree', async () => {
+    const s = await boot(baseImage, 'sbx-template');
+    expect((await run(s.ip!, emu.sshPort, 'echo from-setup > /opt/setup-marker')).code).toBe(0);
+    const imageId = await driver.createImage(s.id, 'template-snap', { nodepool_image_build: '1' });
+    await waitFor(async () => ((await driver.listImages()).find((i) => i.id === imageId)?.status === 'active' ? true : undefined), { what: 'snapshot active' });
+    await driver.deleteServer(s.id);
+    await waitFor(() => (existsSync(join(dir, 'servers', s.id)) ? undefined : true), { what: 'template tree dropped' });
+    const node = await boot(imageId, 'sbx-node');
+    expect(await run(node.ip!, emu.sshPort, 'cat /opt/setup-marker')).toEqual({ code: 0, out: 'from-setup\n', err: '' });
+    await driver.deleteImage(imageId);
+    expect(existsSync(join(dir, 'images', imageId))).toBe(false);
+  });
+});
