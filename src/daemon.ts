@@ -33,6 +33,7 @@ import { ManagedProvider } from '../providers/managed-provider.js';
 import { createDriver } from '../providers/registry.js';
 import { errorCode } from './errors.js';
 import { resolveDeploymentId } from './deployment-id.js';
+import type { LiveFigures } from './views.js';
 
 export interface DaemonOptions {
   configPath: string;
@@ -270,6 +271,32 @@ export class Daemon {
       providers[name] = { cloud: this.cloudHealth.status(name), reconciled: this.cleanupPass.reconciled(name), cloudLimit: rt.quota.cloudLimit(), launching: rt.launchSlots.running, queued: rt.launchSlots.queued, api: rt.api.stats() };
     }
     return { gearman: this.demandSource?.health() ?? [], events: this.events ? this.eventCounters.stats() : null, providers };
+  }
+
+  /**
+   * Read-only snapshot of the live figures the planner works from (views.ts): Gearman demand per
+   * label (null without a demand source), and per provider the quota estimate, launches in
+   * flight and whether its cloud is reconciled. Never waits on a cloud.
+   */
+  poolView(): LiveFigures {
+    const providers: LiveFigures['providers'] = {};
+    for (const rt of this.providers.values()) {
+      providers[rt.cfg.name] = { limits: rt.quota.limits(), launching: rt.launchSlots.running, queued: rt.launchSlots.queued, reconciled: this.cleanupPass.reconciled(rt.cfg.name) };
+    }
+    return { demand: this.demandSource ? { ...this.demand } : null, providers };
+  }
+
+  /**
+   * A write to the store through this process's own connection (the web API's hold and delete):
+   * SQLite's data_version does not change for it, so act now as watchStore() would.
+   */
+  storeWritten(): void {
+    if (this.stopping) return;
+    void (async () => {
+      await this.dispatchDeletes();
+      await this.holdOffline.pass();
+      this.requestPlan('store written');
+    })().catch((err) => this.log.error({ err }, 'acting on a store write failed'));
   }
 
   /**

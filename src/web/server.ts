@@ -1,34 +1,275 @@
-// Operators' HTTP endpoints: Prometheus /metrics, /health and a JSON API of nodes and images.
-import { createServer, type Server } from 'node:http';
+// Operators' HTTP endpoints: Prometheus /metrics, /health, /ready, a JSON API (records of
+// views.ts, the same the CLI's --json prints), the original Nodepool's text paths (/node-list,
+// /image-list, /label-list: the CLI's tables, JSON with `Accept: application/json`), and hold and
+// delete of a node by bearer token (web.token in the config; without one they are refused).
+import { timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Daemon } from '../daemon.js';
+import { parseDuration } from '../duration.js';
+import { NODE_STATES, canTransition, type NodeRecord } from '../model.js';
+import { imageTable } from '../cli/commands/image-list.js';
+import { labelTable } from '../cli/commands/label-list.js';
+import { nodeTable } from '../cli/commands/list.js';
+import { labelView, providerView, statusView } from '../views.js';
 
 export interface WebServer {
   url: string;
   close(): Promise<void>;
 }
 
+type Method = 'GET' | 'POST' | 'DELETE';
+
+interface Reply {
+  status: number;
+  body: unknown;
+  /** Text instead of JSON. */
+  type?: string;
+  headers?: Record<string, string>;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+const HOLDABLE = NODE_STATES.filter((s) => canTransition(s, 'hold'));
+const MAX_BODY = 64 * 1024;
+
+let version: string | undefined;
+/** The package's version (package.json at the repository root, from src/ or dist/src/). */
+function packageVersion(): string {
+  if (version !== undefined) return version;
+  for (const rel of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.version) return (version = pkg.version);
+    } catch {
+      // try the next place
+    }
+  }
+  return (version = 'unknown');
+}
+
+function wantsJson(req: IncomingMessage): boolean {
+  return /\bapplication\/json\b/i.test(req.headers.accept ?? '');
+}
+
+function sameSecret(given: string, want: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(want);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** 403 when no token is configured, 401 when the request's bearer token is missing or wrong. */
+function authorize(daemon: Daemon, req: IncomingMessage): void {
+  const token = daemon.config().web.token;
+  if (!token) throw new HttpError(403, 'changes through the web API are off: no web.token in the config');
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+  if (!m || !sameSecret(m[1], token)) throw new HttpError(401, 'missing or wrong bearer token', { 'www-authenticate': 'Bearer' });
+}
+
+async function readJsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY) throw new HttpError(413, 'request body too large');
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  if (!text) return {};
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new HttpError(400, 'request body is not JSON');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'request body must be a JSON object');
+  return body as Record<string, unknown>;
+}
+
+async function getNode(daemon: Daemon, id: number): Promise<NodeRecord> {
+  const node = await daemon.store.getNode(id);
+  if (!node) throw new HttpError(404, `node ${id} not found`);
+  return node;
+}
+
+/** As `nodepool hold ID [--reason T] [--expire D]` does; body `{ reason?, expire? }` (expire a duration, e.g. "2h"). */
+async function holdNode(daemon: Daemon, id: number, body: Record<string, unknown>): Promise<NodeRecord> {
+  const { reason, expire } = body;
+  if (reason !== undefined && (typeof reason !== 'string' || !reason.trim())) throw new HttpError(400, 'reason must be a non-empty string');
+  let expireMs: number | null = null;
+  if (expire !== undefined) {
+    expireMs = typeof expire === 'string' || typeof expire === 'number' ? parseDuration(expire) : null;
+    if (expireMs === null) throw new HttpError(400, 'expire must be a duration, e.g. "2h" or "1d"');
+  }
+  const node = await getNode(daemon, id);
+  const now = daemon.clock.now();
+  const holdExpires = expireMs === null ? null : now + expireMs;
+  const holdReason = (reason as string | undefined) ?? 'held by operator';
+  const until = holdExpires === null ? '' : ` until ${new Date(holdExpires).toISOString()}`;
+  const patch = { holdReason, holdExpires, comment: `${holdReason}${until}` };
+  let held: NodeRecord;
+  if (node.state === 'hold') held = await daemon.store.updateNode(id, patch);
+  else if (!HOLDABLE.includes(node.state)) throw new HttpError(409, `node ${id} is ${node.state}; only ${HOLDABLE.join(', ')} nodes can be held`);
+  else held = await daemon.store.transitionNode(id, 'hold', { from: [node.state], reason: `operator: ${holdReason}`, patch });
+  daemon.storeWritten();
+  return held;
+}
+
+/** As `nodepool delete ID` does: the node goes to deleting and the daemon's deleter takes it. */
+async function deleteNode(daemon: Daemon, id: number): Promise<NodeRecord> {
+  const node = await getNode(daemon, id);
+  const deleting =
+    node.state === 'deleting'
+      ? node
+      : await daemon.store.transitionNode(id, 'deleting', { from: [node.state], reason: 'operator delete', patch: { comment: 'deleted by operator' } });
+  daemon.storeWritten();
+  return deleting;
+}
+
+function nodeId(text: string): number {
+  const id = Number(text);
+  if (!Number.isSafeInteger(id) || id <= 0) throw new HttpError(404, 'not found');
+  return id;
+}
+
+type Handler = (req: IncomingMessage, params: string[]) => Promise<Reply>;
+
 export async function startWebServer(daemon: Daemon, opts: { host: string; port: number }): Promise<WebServer> {
-  const server: Server = createServer((req, res) => {
-    const send = (status: number, type: string, body: string) => {
-      res.writeHead(status, { 'content-type': type });
-      res.end(body);
-    };
-    const json = (body: unknown) => send(200, 'application/json', JSON.stringify(body));
-    const path = (req.url ?? '/').split('?')[0];
-    const routes: Record<string, () => Promise<void>> = {
-      '/metrics': async () => send(200, daemon.metrics.registry.contentType, await daemon.metrics.registry.metrics()),
-      // 503 with the reasons when a cloud or the store is unusable: a load balancer or probe can act on it.
-      '/health': async () => {
-        const health = await daemon.healthCheck();
-        send(health.ok ? 200 : 503, 'application/json', JSON.stringify(health));
+  const json = (body: unknown, status = 200): Reply => ({ status, body });
+  const text = (req: IncomingMessage, body: string, asJson: () => unknown): Reply =>
+    wantsJson(req) ? json(asJson()) : { status: 200, body, type: 'text/plain; charset=utf-8' };
+  const labels = async () => labelView(daemon.config(), await daemon.store.listNodes(), daemon.poolView());
+
+  const routes: { path: RegExp; methods: Partial<Record<Method, Handler>> }[] = [
+    {
+      path: /^\/metrics$/,
+      methods: { GET: async () => ({ status: 200, body: await daemon.metrics.registry.metrics(), type: daemon.metrics.registry.contentType }) },
+    },
+    // 503 with the reasons when a cloud or the store is unusable: a load balancer or probe can act on it.
+    {
+      path: /^\/health$/,
+      methods: {
+        GET: async () => {
+          const health = await daemon.healthCheck();
+          return json(health, health.ok ? 200 : 503);
+        },
       },
-      '/api/nodes': async () => json(await daemon.store.listNodes()),
-      '/api/images': async () => json(await daemon.store.listImages()),
-    };
-    const route = req.method === 'GET' ? routes[path] : undefined;
-    if (!route) return send(404, 'application/json', JSON.stringify({ error: 'not found' }));
-    route().catch((err) => send(500, 'application/json', JSON.stringify({ error: String(err) })));
+    },
+    // 200 once every cloud has been reconciled since start (launches may begin), else 503.
+    {
+      path: /^\/ready$/,
+      methods: {
+        GET: async () => {
+          const waiting = Object.entries(daemon.poolView().providers)
+            .filter(([, p]) => !p.reconciled)
+            .map(([name]) => name);
+          return json({ ready: waiting.length === 0, waiting }, waiting.length ? 503 : 200);
+        },
+      },
+    },
+    { path: /^\/api\/nodes$/, methods: { GET: async () => json(await daemon.store.listNodes()) } },
+    {
+      path: /^\/api\/nodes\/([^/]+)$/,
+      methods: {
+        GET: async (_req, [id]) => json(await getNode(daemon, nodeId(id))),
+        DELETE: async (req, [id]) => {
+          authorize(daemon, req);
+          return json(await deleteNode(daemon, nodeId(id)));
+        },
+      },
+    },
+    {
+      path: /^\/api\/nodes\/([^/]+)\/hold$/,
+      methods: {
+        POST: async (req, [id]) => {
+          authorize(daemon, req);
+          return json(await holdNode(daemon, nodeId(id), await readJsonBody(req)));
+        },
+      },
+    },
+    { path: /^\/api\/images$/, methods: { GET: async () => json(await daemon.store.listImages()) } },
+    { path: /^\/api\/labels$/, methods: { GET: async () => json(await labels()) } },
+    { path: /^\/api\/providers$/, methods: { GET: async () => json(providerView(daemon.config(), await daemon.store.listNodes(), daemon.poolView())) } },
+    {
+      path: /^\/api\/status$/,
+      methods: {
+        GET: async () => {
+          const [nodes, images] = await Promise.all([daemon.store.listNodes(), daemon.store.listImages()]);
+          return json(statusView({ cfg: daemon.config(), nodes, images, deploymentId: daemon.deploymentId, version: packageVersion(), nodeVersion: process.version, live: daemon.poolView() }));
+        },
+      },
+    },
+    // The original Nodepool's paths: the CLI's table, or its --json with Accept: application/json.
+    {
+      path: /^\/node-list$/,
+      methods: {
+        GET: async (req) => {
+          const nodes = await daemon.store.listNodes();
+          return text(req, nodeTable(nodes, daemon.clock.now()), () => nodes);
+        },
+      },
+    },
+    {
+      path: /^\/image-list$/,
+      methods: {
+        GET: async (req) => {
+          const images = await daemon.store.listImages();
+          return text(req, imageTable(images, daemon.clock.now()), () => images);
+        },
+      },
+    },
+    {
+      path: /^\/label-list$/,
+      methods: {
+        GET: async (req) => {
+          const view = await labels();
+          return text(req, labelTable(view), () => view);
+        },
+      },
+    },
+  ];
+
+  const respond = async (req: IncomingMessage): Promise<Reply> => {
+    const path = (req.url ?? '/').split('?')[0];
+    for (const route of routes) {
+      const m = route.path.exec(path);
+      if (!m) continue;
+      const method = (req.method === 'HEAD' ? 'GET' : req.method) as Method;
+      const handler = route.methods[method];
+      if (!handler) {
+        const allow = Object.keys(route.methods).flatMap((k) => (k === 'GET' ? ['GET', 'HEAD'] : [k]));
+        throw new HttpError(405, `method ${req.method} not allowed`, { allow: allow.join(', ') });
+      }
+      return handler(req, m.slice(1));
+    }
+    throw new HttpError(404, 'not found');
+  };
+
+  const send = (req: IncomingMessage, res: ServerResponse, reply: Reply) => {
+    const body = reply.type ? String(reply.body) : JSON.stringify(reply.body);
+    res.writeHead(reply.status, { 'content-type': reply.type ?? 'application/json', ...reply.headers });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  };
+
+  const server: Server = createServer((req, res) => {
+    respond(req)
+      .catch((err: unknown): Reply => {
+        if (err instanceof HttpError) return { status: err.status, body: { error: err.message }, headers: err.headers };
+        // The request (and its Authorization header) is never logged.
+        daemon.log.warn({ err, method: req.method, path: (req.url ?? '/').split('?')[0] }, 'web request failed');
+        return { status: 500, body: { error: err instanceof Error ? err.message : String(err) } };
+      })
+      .then((reply) => send(req, res, reply))
+      .catch(() => res.destroy());
   });
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(opts.port, opts.host, resolve));
   const { port } = server.address() as AddressInfo;
