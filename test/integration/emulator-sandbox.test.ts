@@ -82,6 +82,26 @@ describe.skipIf(!findBwrap())('emulated VMs with sandboxes', () => {
     expect((await run(other.ip!, emu.sshPort, 'cat /opt/cache/marker')).code).not.toBe(0);
   });
 
+  it('copies files in over SFTP into the VM\'s tree, where its commands see them; paths outside the tree are refused', async () => {
+    const s = await boot(baseImage, 'sbx-sftp');
+    const conn = new ssh2.Client();
+    await new Promise<void>((resolve, reject) => conn.on('ready', () => resolve()).on('error', reject).connect({ host: s.ip!, port: emu.sshPort, username: 'jenkins', privateKey: keys.private, hostVerifier: () => true }));
+    try {
+      const sftp = await new Promise<ssh2.SFTPWrapper>((resolve, reject) => conn.sftp((e, w) => (e ? reject(e) : resolve(w))));
+      const call = (fn: (cb: (err?: Error | null) => void) => void) => new Promise<void>((resolve, reject) => fn((e) => (e ? reject(e) : resolve())));
+      await call((cb) => sftp.mkdir('/opt/nodepool-scripts', cb));
+      await call((cb) => sftp.writeFile('/opt/nodepool-scripts/setup.sh', '#!/bin/bash\necho "setup ran on $1"\n', cb));
+      await call((cb) => sftp.chmod('/opt/nodepool-scripts/setup.sh', 0o755, cb));
+      const names = await new Promise<string[]>((resolve, reject) => sftp.readdir('/opt/nodepool-scripts', (e, list) => (e ? reject(e) : resolve(list.map((l) => l.filename)))));
+      expect(names).toEqual(['setup.sh']);
+      await expect(call((cb) => sftp.writeFile('/etc/evil', 'x', cb))).rejects.toThrow(/no such file/i);
+    } finally {
+      conn.end();
+    }
+    expect(await run(s.ip!, emu.sshPort, '/opt/nodepool-scripts/setup.sh node-1')).toEqual({ code: 0, out: 'setup ran on node-1\n', err: '' });
+    expect(existsSync('/opt/nodepool-scripts')).toBe(false);
+  });
+
   it('a snapshot carries the tree to a server booted from it; deleting the server drops its tree', async () => {
     const s = await boot(baseImage, 'sbx-template');
     expect((await run(s.ip!, emu.sshPort, 'echo from-setup > /opt/setup-marker')).code).toBe(0);

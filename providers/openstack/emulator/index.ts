@@ -387,7 +387,13 @@ export async function startOpenStackEmulator(opts: OpenStackEmulatorOptions = {}
             return true;
           }
         : undefined;
-    farm = new SshFarm(port, opts.sshAuthorizedKeys ?? [], log.child({ component: 'emulated-sshd' }), exec);
+    const sftpRoot = sandboxes
+      ? (ip: string) => {
+          const id = serverAt.get(ip);
+          return id ? sandboxes.serverDir(id) : null;
+        }
+      : undefined;
+    farm = new SshFarm(port, opts.sshAuthorizedKeys ?? [], log.child({ component: 'emulated-sshd' }), exec, sftpRoot);
     // The emulator notices boots lazily on requests; in real time this timer notices them too.
     timer = setInterval(() => cloud.refresh(), SSH_TICK_MS);
     timer.unref();

@@ -7,6 +7,7 @@ import ssh2 from 'ssh2';
 import type { Connection, ParsedKey } from 'ssh2';
 import type { Logger } from '../../../src/log.js';
 import type { CommandSink } from './sandbox.js';
+import { serveSftp } from './sftp.js';
 
 const { Server, utils } = ssh2;
 
@@ -65,6 +66,8 @@ export class SshFarm {
     private readonly log: Logger,
     /** Runs a command for the VM at `ip` for real (sandbox.ts); false: not handled, answer as echo does. */
     private readonly exec?: (ip: string, command: string, sink: CommandSink) => boolean,
+    /** The VM's tree for its SFTP subsystem (sftp.ts); null or absent: SFTP is refused. */
+    private readonly sftpRoot?: (ip: string) => string | null,
   ) {
     const pair = utils.generateKeyPairSync('ecdsa', { bits: 256 });
     this.hostKey = pair.private;
@@ -146,6 +149,11 @@ export class SshFarm {
           if (out) stream.write(out);
           stream.exit(0);
           stream.end();
+        });
+        session.on('sftp', (accept, reject) => {
+          const root = this.sftpRoot?.(ip);
+          if (!root) return reject();
+          serveSftp(accept(), root);
         });
         session.on('shell', (accept) => {
           // An interactive shell that ignores input and ends when the client does.
