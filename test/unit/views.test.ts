@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { labelTable } from '../../src/cli/commands/label-list.js';
+import { providerTable } from '../../src/cli/commands/provider-list.js';
 import { parseConfig } from '../../src/config.js';
 import type { ImageRecord, NodeRecord, NodeState } from '../../src/model.js';
 import { labelView, providerView, statusView, type LiveFigures } from '../../src/views.js';
@@ -107,5 +109,21 @@ describe('statusView', () => {
     expect(statusView({ ...base, live }).ready).toBe(false);
     const all: LiveFigures = { ...live, providers: { ...live.providers, 'cloud-b': { ...live.providers['cloud-b'], reconciled: true } } };
     expect([statusView({ ...base, live: all }).live, statusView({ ...base, live: all }).ready]).toEqual([true, true]);
+  });
+});
+
+describe('label-list and provider-list tables', () => {
+  it('print one row per record; unknown live figures are blank cells', () => {
+    const labels = labelTable(labelView(cfg, nodes)).trimEnd().split('\n');
+    expect(labels[0].split(/\s{2,}/)).toEqual(['Label', 'Min-ready', 'Ready', 'Building', 'In-use', 'Used', 'Hold', 'Deleting', 'Demand', 'Deficit', 'Providers']);
+    // Demand is blank (not "null"): only padding below its header.
+    const at = labels[0].indexOf('Demand');
+    expect(labels[1].slice(at, at + 'Demand'.length)).toBe(' '.repeat('Demand'.length));
+    expect(labels[1].split(/\s+/)).toEqual(['small', '3', '1', '1', '1', '1', '1', '1', '1', 'cloud-a,cloud-b']);
+    expect(labelTable(labelView(cfg, nodes, live)).split('\n')[1].split(/\s+/)).toEqual(['small', '3', '1', '1', '1', '1', '1', '1', '2', '3', 'cloud-a,cloud-b']);
+    const providers = providerTable(providerView(cfg, nodes, live)).trimEnd().split('\n');
+    expect(providers).toHaveLength(3);
+    expect(providers[1].split(/\s+/)).toEqual(['cloud-a', '4', '3', '16', '32768', '4', '1', '1', '0', '0', '1', '1', '0', '1', '0.5s']);
+    expect(providerTable(providerView(cfg, nodes)).split('\n')[1].split(/\s+/)).toEqual(['cloud-a', '4', '4', '1', '1', '0', '0', '1', '1', '0', '0.5s']);
   });
 });
