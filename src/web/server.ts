@@ -8,7 +8,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Daemon } from '../daemon.js';
 import { parseDuration } from '../duration.js';
-import { NODE_STATES, canTransition, type NodeRecord } from '../model.js';
+import type { NodeRecord } from '../model.js';
+import { holdNode, markForDeletion, OperatorActionError } from '../operator-actions.js';
 import { imageTable } from '../cli/commands/image-list.js';
 import { labelTable } from '../cli/commands/label-list.js';
 import { nodeTable } from '../cli/commands/list.js';
@@ -39,7 +40,6 @@ class HttpError extends Error {
   }
 }
 
-const HOLDABLE = NODE_STATES.filter((s) => canTransition(s, 'hold'));
 const MAX_BODY = 64 * 1024;
 
 let version: string | undefined;
@@ -101,8 +101,18 @@ async function getNode(daemon: Daemon, id: number): Promise<NodeRecord> {
   return node;
 }
 
+/** An operator action's refusal as the HTTP status it means. */
+async function asHttp<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    if (err instanceof OperatorActionError) throw new HttpError(err.reason === 'not-found' ? 404 : 409, err.message);
+    throw err;
+  }
+}
+
 /** As `nodepool hold ID [--reason T] [--expire D]` does; body `{ reason?, expire? }` (expire a duration, e.g. "2h"). */
-async function holdNode(daemon: Daemon, id: number, body: Record<string, unknown>): Promise<NodeRecord> {
+async function holdNodeRequest(daemon: Daemon, id: number, body: Record<string, unknown>): Promise<NodeRecord> {
   const { reason, expire } = body;
   if (reason !== undefined && (typeof reason !== 'string' || !reason.trim())) throw new HttpError(400, 'reason must be a non-empty string');
   let expireMs: number | null = null;
@@ -110,27 +120,14 @@ async function holdNode(daemon: Daemon, id: number, body: Record<string, unknown
     expireMs = typeof expire === 'string' || typeof expire === 'number' ? parseDuration(expire) : null;
     if (expireMs === null) throw new HttpError(400, 'expire must be a duration, e.g. "2h" or "1d"');
   }
-  const node = await getNode(daemon, id);
-  const now = daemon.clock.now();
-  const holdExpires = expireMs === null ? null : now + expireMs;
-  const holdReason = (reason as string | undefined) ?? 'held by operator';
-  const until = holdExpires === null ? '' : ` until ${new Date(holdExpires).toISOString()}`;
-  const patch = { holdReason, holdExpires, comment: `${holdReason}${until}` };
-  let held: NodeRecord;
-  if (node.state === 'hold') held = await daemon.store.updateNode(id, patch);
-  else if (!HOLDABLE.includes(node.state)) throw new HttpError(409, `node ${id} is ${node.state}; only ${HOLDABLE.join(', ')} nodes can be held`);
-  else held = await daemon.store.transitionNode(id, 'hold', { from: [node.state], reason: `operator: ${holdReason}`, patch });
+  const held = await asHttp(holdNode(daemon.store, id, { reason: reason as string | undefined, expireMs, now: daemon.clock.now() }));
   daemon.storeWritten();
   return held;
 }
 
 /** As `nodepool delete ID` does: the node goes to deleting and the daemon's deleter takes it. */
-async function deleteNode(daemon: Daemon, id: number): Promise<NodeRecord> {
-  const node = await getNode(daemon, id);
-  const deleting =
-    node.state === 'deleting'
-      ? node
-      : await daemon.store.transitionNode(id, 'deleting', { from: [node.state], reason: 'operator delete', patch: { comment: 'deleted by operator' } });
+async function deleteNodeRequest(daemon: Daemon, id: number): Promise<NodeRecord> {
+  const deleting = await asHttp(markForDeletion(daemon.store, id));
   daemon.storeWritten();
   return deleting;
 }
@@ -183,7 +180,7 @@ export async function startWebServer(daemon: Daemon, opts: { host: string; port:
         GET: async (_req, [id]) => json(await getNode(daemon, nodeId(id))),
         DELETE: async (req, [id]) => {
           authorize(daemon, req);
-          return json(await deleteNode(daemon, nodeId(id)));
+          return json(await deleteNodeRequest(daemon, nodeId(id)));
         },
       },
     },
@@ -192,7 +189,7 @@ export async function startWebServer(daemon: Daemon, opts: { host: string; port:
       methods: {
         POST: async (req, [id]) => {
           authorize(daemon, req);
-          return json(await holdNode(daemon, nodeId(id), await readJsonBody(req)));
+          return json(await holdNodeRequest(daemon, nodeId(id), await readJsonBody(req)));
         },
       },
     },

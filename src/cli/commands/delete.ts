@@ -8,6 +8,7 @@ import { silentLogger } from '../../log.js';
 import { META_NODE_ID, type NodeRecord } from '../../model.js';
 import { isOurs } from '../../reconcile.js';
 import type { Store } from '../../store/store.js';
+import { markForDeletion, OperatorActionError } from '../../operator-actions.js';
 import { parseId } from '../args.js';
 import type { CliContext } from '../context.js';
 
@@ -19,11 +20,9 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--now', 'delete the server from this process and remove the node at once (works while the daemon is down)')
     .action(async (id: number, opts: { now?: boolean }, cmd: Command) => {
       await ctx.withStore(cmd, async (store) => {
-        const node = await store.getNode(id);
-        if (!node) return cmd.error(`error: node ${id} not found`);
-        if (node.state !== 'deleting') {
-          await store.transitionNode(id, 'deleting', { from: [node.state], reason: 'operator delete', patch: { comment: 'deleted by operator' } });
-        }
+        const node = await markForDeletion(store, id).catch((err) =>
+          err instanceof OperatorActionError ? cmd.error(`error: ${err.message}`) : Promise.reject(err),
+        );
         if (!opts.now) {
           ctx.print(`node ${id} (${node.hostname}) marked for deletion`);
           return;
