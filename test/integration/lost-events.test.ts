@@ -148,3 +148,35 @@ it('JenkinsTarget.view: absent, idle, offline and busy, each with one GET', asyn
     await target.close();
   }
 });
+
+it('a gap in a job\'s build numbers asks for a reconcile pass at once', { timeout: 60_000 }, async () => {
+  sim = await startSimMaster({ gearman: [], user: 'nodepool', apiToken: 'token', log: silentLogger });
+  h = await startPool({
+    clouds: [{ name: 'cloud-a', maxServers: 1 }],
+    labels: [{ name: 'small', minReady: 0, providers: ['cloud-a'] }],
+    extraTop: [
+      `zmq-publishers: ["${sim.zmqUrl}"]`,
+      // Only the start-up pass and a gap can run one.
+      'reconcile-interval: 1h',
+      'targets:',
+      `  - { name: jenkins, jenkins: { url: "${sim.jenkinsUrl}", user: nodepool, apikey: token, credentials-id: ssh-key } }`,
+    ],
+  });
+  const daemon = await h.startDaemon();
+  await waitFor(() => passes(daemon) >= 1, { what: 'the start-up pass' });
+  const frame = (n: number) => `onFinalized ${JSON.stringify({ name: 'unit', url: 'job/unit/', build: { number: n, node_name: 'not-ours', status: 'SUCCESS' } })}`;
+  // Until the subscription is live (frames sent before are lost): consecutive numbers, no gap.
+  let n = 0;
+  const handled = () => (daemon.health().events as { handled: number }).handled;
+  await waitFor(
+    async () => {
+      await sim!.publish(frame(++n));
+      return handled() > 0;
+    },
+    { what: 'the listener to handle a frame', intervalMs: 100 },
+  );
+  expect(passes(daemon)).toBe(1);
+  // Skip two numbers (ZeroMQ keeps the order: whatever of 1..n was handled, this one jumps).
+  await sim.publish(frame(n + 3));
+  await waitFor(() => passes(daemon) >= 2, { what: 'a pass asked by the gap' });
+});
