@@ -5,7 +5,7 @@ import { InvalidTransitionError } from './errors.js';
 export const NODE_STATES = ['building', 'ready', 'in-use', 'used', 'hold', 'deleting'] as const;
 export type NodeState = (typeof NODE_STATES)[number];
 
-export const IMAGE_STATES = ['building', 'ready', 'deleting'] as const;
+export const IMAGE_STATES = ['building', 'ready', 'failed', 'deleting'] as const;
 export type ImageState = (typeof IMAGE_STATES)[number];
 
 /**
@@ -22,9 +22,11 @@ const NODE_TRANSITIONS: Record<NodeState, readonly NodeState[]> = {
   deleting: [],
 };
 
+/** building -> ready (current, then previous) -> deleting; a bake that fails goes to failed (kept to show why) and later deleting. */
 const IMAGE_TRANSITIONS: Record<ImageState, readonly ImageState[]> = {
-  building: ['ready', 'deleting'],
+  building: ['ready', 'failed', 'deleting'],
   ready: ['deleting'],
+  failed: ['deleting'],
   deleting: [],
 };
 
@@ -89,9 +91,14 @@ export interface ImageRecord {
   state: ImageState;
   stateTime: number;
   created: number;
+  /** The template server's name and id while (and after) it is baked. */
+  hostname: string | null;
+  serverId: string | null;
+  /** Why a bake failed or an image was deleted; null otherwise. */
+  reason: string | null;
 }
 
-export type ImagePatch = Partial<Pick<ImageRecord, 'externalId'>>;
+export type ImagePatch = Partial<Pick<ImageRecord, 'externalId' | 'hostname' | 'serverId' | 'reason'>>;
 
 export interface NewImage {
   provider: string;

@@ -68,7 +68,7 @@ export interface StatusView {
   deploymentId: string | null;
   versions: { nodepool: string; node: string };
   nodes: { total: number } & StateCounts;
-  images: { total: number; ready: number; building: number; deleting: number };
+  images: { total: number; ready: number; building: number; failed: number; deleting: number };
   labels: number;
   providers: number;
   /** Whether live figures came with the view (the daemon serves it). */
@@ -142,7 +142,7 @@ export function statusView(input: {
   live?: LiveFigures | null;
 }): StatusView {
   const live = input.live ?? null;
-  const img = { total: input.images.length, ready: 0, building: 0, deleting: 0 };
+  const img = { total: input.images.length, ready: 0, building: 0, failed: 0, deleting: 0 };
   for (const i of input.images) img[i.state]++;
   return {
     deploymentId: input.deploymentId,

@@ -88,6 +88,12 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX launch_failures_time ON launch_failures (time);
   `,
+  // 3: image bakes: the template server and why a bake failed.
+  `
+  ALTER TABLE images ADD COLUMN hostname TEXT;
+  ALTER TABLE images ADD COLUMN server_id TEXT;
+  ALTER TABLE images ADD COLUMN reason TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

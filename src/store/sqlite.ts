@@ -52,6 +52,9 @@ interface ImageRow {
   state: ImageState;
   state_time: number;
   created: number;
+  hostname: string | null;
+  server_id: string | null;
+  reason: string | null;
 }
 
 interface AuditDbRow {
@@ -139,7 +142,7 @@ const NODE_COLUMNS: Record<keyof NodePatch, string> = {
   hostname: 'hostname',
 };
 
-const IMAGE_COLUMNS: Record<keyof ImagePatch, string> = { externalId: 'external_id' };
+const IMAGE_COLUMNS: Record<keyof ImagePatch, string> = { externalId: 'external_id', hostname: 'hostname', serverId: 'server_id', reason: 'reason' };
 
 function toNode(r: NodeRow): NodeRecord {
   return {
@@ -173,6 +176,9 @@ function toImage(r: ImageRow): ImageRecord {
     state: r.state,
     stateTime: r.state_time,
     created: r.created,
+    hostname: r.hostname,
+    serverId: r.server_id,
+    reason: r.reason,
   };
 }
 

@@ -203,14 +203,17 @@ export function defineStoreContract(
     describe('images', () => {
       it('creates, lists, updates, moves and removes images', async () => {
         const a = await store.createImage({ provider: 'cloud-a', image: 'trusty', version: '1700000000' });
-        expect(a).toEqual({ id: a.id, provider: 'cloud-a', image: 'trusty', version: '1700000000', externalId: null, state: 'building', stateTime: T0, created: T0 });
+        expect(a).toEqual({ id: a.id, provider: 'cloud-a', image: 'trusty', version: '1700000000', externalId: null, state: 'building', stateTime: T0, created: T0, hostname: null, serverId: null, reason: null });
         const b = await store.createImage({ provider: 'cloud-b', image: 'trusty', version: '1700000001' });
         const c = await store.createImage({ provider: 'cloud-a', image: 'xenial', version: '1700000002' });
         expect(await store.getImage(a.id)).toEqual(a);
         expect(await store.getImage(999)).toBeUndefined();
 
-        const withId = await store.updateImage(a.id, { externalId: 'glance-123' });
-        expect(withId).toMatchObject({ externalId: 'glance-123', state: 'building' });
+        const withId = await store.updateImage(a.id, { externalId: 'glance-123', hostname: 'template-trusty-1', serverId: 'srv-9' });
+        expect(withId).toMatchObject({ externalId: 'glance-123', hostname: 'template-trusty-1', serverId: 'srv-9', state: 'building' });
+        const failed = await store.transitionImage(c.id, 'failed', { reason: 'setup exited 2', patch: { reason: 'setup exited 2' } });
+        expect(failed).toMatchObject({ state: 'failed', reason: 'setup exited 2' });
+        expect(await rejection(store.transitionImage(c.id, 'ready'))).toBeInstanceOf(InvalidTransitionError);
         expect(await rejection(store.updateImage(999, { externalId: 'x' }))).toBeInstanceOf(NotInStoreError);
 
         await ctx.clock.advance(10_000);
@@ -223,6 +226,7 @@ export function defineStoreContract(
         expect(await ids({ image: 'trusty' })).toEqual([a.id, b.id]);
         expect(await ids({ states: ['ready'] })).toEqual([a.id]);
         expect(await ids({ provider: 'cloud-a', image: 'trusty', states: ['building'] })).toEqual([]);
+        expect(await ids({ states: ['failed'] })).toEqual([c.id]);
 
         expect(await rejection(store.transitionImage(a.id, 'building'))).toBeInstanceOf(InvalidTransitionError);
         expect(await store.getImage(a.id)).toEqual(ready);

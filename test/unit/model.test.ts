@@ -13,8 +13,9 @@ const NODE_ALLOWED: Record<NodeState, NodeState[]> = {
 };
 
 const IMAGE_ALLOWED: Record<ImageState, ImageState[]> = {
-  building: ['ready', 'deleting'],
+  building: ['ready', 'failed', 'deleting'],
   ready: ['deleting'],
+  failed: ['deleting'],
   deleting: [],
 };
 

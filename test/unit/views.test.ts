@@ -97,7 +97,7 @@ describe('statusView', () => {
       deploymentId: 'dep1',
       versions: { nodepool: '1.2.3', node: 'v20.0.0' },
       nodes: { total: 8, building: 1, ready: 3, 'in-use': 1, used: 1, hold: 1, deleting: 1 },
-      images: { total: 3, ready: 2, building: 1, deleting: 0 },
+      images: { total: 3, ready: 2, building: 1, failed: 0, deleting: 0 },
       labels: 2,
       providers: 2,
       live: false,
