@@ -1,19 +1,17 @@
 // Emulated VMs run commands for real in their own tree (bubblewrap), and a snapshot carries the
 // tree to every server booted from it. Skipped where bubblewrap is not installed (.ci/run installs it).
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import ssh2 from 'ssh2';
+import type { OpenStackEmulator } from '../../providers/openstack/emulator/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configSchema } from '../../src/config.js';
-import { createOpenStackDriver } from '../../providers/openstack/driver.js';
-import { startOpenStackEmulator, type OpenStackEmulator } from '../../providers/openstack/emulator/index.js';
 import { findBwrap } from '../../providers/openstack/emulator/sandbox.js';
 import type { CloudServer, ProviderDriver } from '../../providers/provider.js';
+import { startSandboxCloud, type SandboxCloud } from '../helpers/sandbox-cloud.js';
 import { waitFor } from '../helpers/wait.js';
 
-const keys = ssh2.utils.generateKeyPairSync('ecdsa', { bits: 256 });
+let keys: { private: string; public: string };
 
 /** Runs `command` over SSH; resolves with its exit code and output. */
 function run(host: string, port: number, command: string): Promise<{ code: number | null; out: string; err: string }> {
@@ -39,37 +37,23 @@ function run(host: string, port: number, command: string): Promise<{ code: numbe
 }
 
 describe.skipIf(!findBwrap())('emulated VMs with sandboxes', () => {
+  let cloud: SandboxCloud;
   let emu: OpenStackEmulator;
   let driver: ProviderDriver;
   let dir: string;
-  let flavorId: string;
   let baseImage: string;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'emu-sandbox-'));
-    emu = await startOpenStackEmulator({ seed: 3, bootTimeMs: 50, imageTimeMs: 50, sshAuthorizedKeys: [keys.public], sandboxDir: dir });
-    const cfg = configSchema.parse({
-      labels: [{ name: 'small', image: 'ubuntu', providers: [{ name: 'emulated' }] }],
-      providers: [{ name: 'emulated', auth: { 'auth-url': emu.authUrl, username: 'admin', password: 'secret', 'project-name': 'demo' }, 'max-servers': 5, images: [{ name: 'ubuntu', 'base-image': 'ubuntu-jammy' }] }],
-    }).providers[0];
-    driver = createOpenStackDriver(cfg);
-    baseImage = (await driver.listImages()).find((i) => i.status === 'active')!.id;
-    flavorId = (await driver.listFlavors()).sort((a, b) => a.ramMb - b.ramMb)[0].id;
+    cloud = await startSandboxCloud(3);
+    ({ emu, driver, dir, baseImage } = cloud);
+    keys = cloud.keys;
   });
 
   afterAll(async () => {
-    await driver?.close();
-    await emu?.close();
-    await rm(dir, { recursive: true, force: true });
+    await cloud?.close();
   });
 
-  async function boot(imageId: string, name: string): Promise<CloudServer> {
-    const s = await driver.createServer({ name, imageId, flavorId, metadata: {} });
-    return waitFor(async () => {
-      const got = await driver.getServer(s.id);
-      return got.status === 'active' && got.ip ? got : undefined;
-    }, { what: `${name} active` });
-  }
+  const boot = (imageId: string, name: string): Promise<CloudServer> => cloud.boot(imageId, name);
 
   it('runs a command for real: its output, exit code and files, which land in the server\'s tree and not on the host', async () => {
     const s = await boot(baseImage, 'sbx-1');
