@@ -53,6 +53,10 @@ const providerImage = z.strictObject({
   meta: z.record(z.string(), z.string()).default({}),
   /** false: do not wait for SSH; the node is ready once ACTIVE, with whatever address it has. */
   'host-key-checking': z.boolean().default(true),
+  /** A bake of this image (boot, setup, snapshot) must finish within this. */
+  'build-timeout': duration('1h'),
+  /** Waiting for the snapshot to become active, within the build-timeout. */
+  'snapshot-timeout': duration('30m'),
 });
 
 const openstackAuth = z.strictObject({

@@ -144,6 +144,11 @@ export const META_PROVIDER = 'nodepool_provider';
 export const OWNER = 'nodepool-ts';
 
 /** The identity metadata of a node's server (image metadata from the config goes underneath). */
+/** Metadata of a bake's template server and of the snapshot made from it. */
+export function imageMetadata(deploymentId: string, image: Pick<ImageRecord, 'id' | 'provider' | 'image'>): Record<string, string> {
+  return { [META_OWNER]: OWNER, [META_DEPLOYMENT]: deploymentId, [META_IMAGE_ID]: String(image.id), [META_PROVIDER]: image.provider, nodepool_image_name: image.image };
+}
+
 export function serverMetadata(deploymentId: string, node: Pick<NodeRecord, 'id' | 'provider'>): Record<string, string> {
   return { [META_OWNER]: OWNER, [META_DEPLOYMENT]: deploymentId, [META_NODE_ID]: String(node.id), [META_PROVIDER]: node.provider };
 }

@@ -1,6 +1,6 @@
 // Pure decisions that match the store's rows against what a cloud lists. Used at start-up
 // (crash recovery) and by every cleanup pass. No I/O here: the daemon applies the actions.
-import { META_DEPLOYMENT, META_NODE_ID, META_OWNER, META_PROVIDER, OWNER, type NodeRecord, type NodeState } from './model.js';
+import { META_DEPLOYMENT, META_IMAGE_ID, META_NODE_ID, META_OWNER, META_PROVIDER, OWNER, type NodeRecord, type NodeState } from './model.js';
 import type { CloudServer } from '../providers/provider.js';
 import type { Config } from './config.js';
 
@@ -49,7 +49,8 @@ export function reconcile(input: ReconcileInput): ReconcileActions {
   const actions: ReconcileActions = { adopt: [], dropRows: [], lost: [], missing: new Set(), leaked: [], suspects: new Set() };
   const byId = new Map(input.servers.map((s) => [s.id, s]));
   const rowsById = new Map(input.nodes.map((n) => [n.id, n]));
-  const ours = input.servers.filter((s) => isOurs(s, input.deploymentId, input.provider) && s.status !== 'deleting');
+  // Template servers of image bakes (they carry an image id, no node id) belong to the builder.
+  const ours = input.servers.filter((s) => isOurs(s, input.deploymentId, input.provider) && s.status !== 'deleting' && s.metadata[META_IMAGE_ID] === undefined);
 
   const busy = input.busy ?? new Set<number>();
   for (const node of input.nodes) {

@@ -4,7 +4,19 @@
 // AcceptEnv allows them.
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
+import ssh2 from 'ssh2';
 import type { Client, SFTPWrapper } from 'ssh2';
+
+/** An SSH connection to a freshly booted server (no host key to check it against). */
+export function connectSsh(target: { host: string; port: number; username: string; privateKey: Buffer | string }, timeoutMs: number): Promise<Client> {
+  return new Promise((resolve, reject) => {
+    const conn = new ssh2.Client();
+    conn
+      .once('ready', () => resolve(conn))
+      .once('error', reject)
+      .connect({ ...target, readyTimeout: timeoutMs, hostVerifier: () => true });
+  });
+}
 
 export function openSftp(conn: Client): Promise<SFTPWrapper> {
   return new Promise((resolve, reject) => conn.sftp((err, sftp) => (err ? reject(err) : resolve(sftp))));

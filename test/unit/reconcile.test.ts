@@ -120,3 +120,15 @@ describe('expiredNodes', () => {
     ]);
   });
 });
+
+describe('reconcile: template servers of image bakes', () => {
+  it('never judges a server carrying an image build id as a node leak (the builder owns it)', () => {
+    const template: CloudServer = {
+      ...server('t1', null),
+      metadata: { nodepool_owner: OWNER, nodepool_deployment: DEP, nodepool_provider: 'a', nodepool_image_id: '7' },
+    };
+    const first = reconcile(input({ servers: [template] }));
+    const second = reconcile(input({ servers: [template], suspects: first.suspects }));
+    expect([first.suspects.size, second.leaked.length]).toEqual([0, 0]);
+  });
+});
