@@ -138,6 +138,8 @@ describe('valid configs', () => {
       'private-key': '/var/lib/jenkins/.ssh/id_rsa',
       meta: {},
       'host-key-checking': true,
+      'build-timeout': 3_600_000,
+      'snapshot-timeout': 1_800_000,
     });
     expect([p['ipv6-preferred'], p['use-private-address']]).toEqual([false, false]);
     expect(c.labels[0]['min-ready']).toBe(0);
