@@ -4,22 +4,17 @@
 // on the next pass while its target has not acknowledged.
 import { takeNodeOffline } from './build-events.js';
 import type { PoolContext } from './context.js';
+import { joined } from './joined.js';
 import { nodeLogger } from './log.js';
 
 export class HoldOffline {
   /** Held node ids whose target acknowledged. */
   private readonly done = new Set<number>();
-  private running: Promise<void> | null = null;
 
   constructor(private readonly ctx: PoolContext) {}
 
   /** One pass; a pass already running is joined, not doubled. */
-  pass(): Promise<void> {
-    this.running ??= this.run().finally(() => {
-      this.running = null;
-    });
-    return this.running;
-  }
+  readonly pass = joined(() => this.run());
 
   private async run(): Promise<void> {
     const held = await this.ctx.store.listNodes({ states: ['hold'] });

@@ -5,6 +5,7 @@
 import type { PoolContext } from './context.js';
 import { errorCode } from './errors.js';
 import type { PendingUnregister } from './model.js';
+import { joined } from './joined.js';
 
 const BASE_MS = 5_000;
 const MAX_MS = 10 * 60_000;
@@ -39,17 +40,10 @@ export async function tryUnregister(ctx: PoolContext, p: PendingUnregister): Pro
 }
 
 export class UnregisterRetry {
-  private running: Promise<void> | null = null;
-
   constructor(private readonly ctx: PoolContext) {}
 
   /** Retries every due pending removal once; a pass already running is joined. */
-  pass(): Promise<void> {
-    this.running ??= this.run().finally(() => {
-      this.running = null;
-    });
-    return this.running;
-  }
+  readonly pass = joined(() => this.run());
 
   private async run(): Promise<void> {
     for (const p of await this.ctx.store.listPendingUnregisters({ dueBy: this.ctx.clock.now() })) await tryUnregister(this.ctx, p);
