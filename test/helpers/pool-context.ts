@@ -1,15 +1,35 @@
 // In-process doubles for unit tests of the launcher, deleter and cleanup: a PoolContext with
 // quiet defaults, a provider runtime, and a tiny in-memory cloud behind the real ManagedProvider.
 import type { ManualClock } from '../../src/clock.js';
-import type { Config, ProviderConfig } from '../../src/config.js';
+import { parseConfig, type Config, type ProviderConfig } from '../../src/config.js';
 import type { PoolContext, ProviderRuntime } from '../../src/context.js';
 import { silentLogger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics.js';
 import { QuotaEstimate } from '../../src/quota-estimate.js';
 import { Semaphore } from '../../src/semaphore.js';
 import type { Store } from '../../src/store/store.js';
+import type { Target } from '../../src/targets/target.js';
 import type { ManagedProvider } from '../../providers/managed-provider.js';
 import type { CloudServer, ProviderDriver } from '../../providers/provider.js';
+
+/** The smallest valid config (label small on provider cloud-a, image ubuntu), plus `extra` top-level YAML. */
+export function minimalConfig(extra = ''): Config {
+  const yaml = `labels:
+  - { name: small, image: ubuntu, providers: [{ name: cloud-a }] }
+providers:
+  - name: cloud-a
+    auth: { auth-url: "http://127.0.0.1:5000/v3", username: admin, password: secret, project-name: demo }
+    max-servers: 4
+    images:
+      - { name: ubuntu, base-image: ubuntu-jammy }
+${extra}`;
+  return parseConfig(yaml, 'test.yaml', {});
+}
+
+/** A target that accepts everything; `over` adds or replaces methods. */
+export function fakeTarget(name: string, over: Partial<Target> = {}): Target {
+  return { name, register: async () => ({}), unregister: async () => undefined, exists: async () => true, close: async () => undefined, ...over };
+}
 
 /** A PoolContext whose hooks do nothing unless `over` says otherwise. */
 export function testContext(base: { store: Store; clock: ManualClock; config: Config }, over: Partial<PoolContext> = {}): PoolContext {

@@ -3,38 +3,19 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BuildEventHandler, type BuildEventFields } from '../../src/build-events.js';
 import { ManualClock } from '../../src/clock.js';
-import { parseConfig, type Config } from '../../src/config.js';
+import type { Config } from '../../src/config.js';
 import type { PoolContext } from '../../src/context.js';
 import { silentLogger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics.js';
 import type { NodeRecord, NodeState } from '../../src/model.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { HoldOffline } from '../../src/hold-offline.js';
-import type { Target } from '../../src/targets/target.js';
+import { fakeTarget, minimalConfig } from '../helpers/pool-context.js';
 
 const T0 = 1_700_000_000_000;
 
 /** Smallest valid config plus the jobs section under test. */
-function config(jobs = ''): Config {
-  const yaml = `labels:
-  - name: small
-    image: ubuntu
-    providers:
-      - name: cloud-a
-providers:
-  - name: cloud-a
-    auth:
-      auth-url: http://127.0.0.1:5000/v3
-      username: admin
-      password: secret
-      project-name: demo
-    max-servers: 4
-    images:
-      - name: ubuntu
-        base-image: ubuntu-jammy
-${jobs}`;
-  return parseConfig(yaml, 'build-events.yaml', {});
-}
+const config = (jobs = ''): Config => minimalConfig(jobs);
 
 const HOLD_INTEGRATION = `jobs:
   - name: integration
@@ -66,17 +47,12 @@ function setup(cfg: Config): Harness {
   const store = SqliteStore.open(':memory:', { clock });
   const metrics = new Metrics();
   const harness: Harness = { handler: undefined as unknown as BuildEventHandler, store, metrics, clock, plans: [], deletes: [], settled: true, watch: null, offline: [], offlineError: null, ctx: undefined as unknown as PoolContext };
-  const target: Target = {
-    name: 'jenkins1',
-    register: async () => ({}),
-    unregister: async () => undefined,
-    exists: async () => true,
-    close: async () => undefined,
+  const target = fakeTarget('jenkins1', {
     takeOffline: async (node, reason, cause) => {
       if (harness.offlineError) throw harness.offlineError;
       harness.offline.push({ hostname: node.hostname, reason, cause, plansBefore: harness.plans.length });
     },
-  };
+  });
   const ctx: PoolContext = {
     deploymentId: 'test',
     store,

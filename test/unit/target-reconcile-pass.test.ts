@@ -3,34 +3,17 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BuildEventHandler } from '../../src/build-events.js';
 import { ManualClock } from '../../src/clock.js';
-import { parseConfig } from '../../src/config.js';
 import type { PoolContext } from '../../src/context.js';
 import type { NodeRecord, NodeState } from '../../src/model.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import type { MasterNodeView } from '../../src/target-reconcile.js';
 import { TargetReconcilePass } from '../../src/target-reconcile-pass.js';
-import type { Target } from '../../src/targets/target.js';
-import { testContext } from '../helpers/pool-context.js';
+import { fakeTarget, minimalConfig, testContext } from '../helpers/pool-context.js';
 
 const T0 = 1_700_000_000_000;
 const GRACE = 30_000;
 
-const config = parseConfig(
-  `labels:
-  - name: small
-    image: ubuntu
-    providers:
-      - name: cloud-a
-providers:
-  - name: cloud-a
-    auth: { auth-url: "http://127.0.0.1:5000/v3", username: admin, password: secret, project-name: demo }
-    max-servers: 4
-    images:
-      - { name: ubuntu, base-image: ubuntu-jammy }
-`,
-  'reconcile-pass.yaml',
-  {},
-);
+const config = minimalConfig();
 
 let clock: ManualClock;
 let store: SqliteStore;
@@ -53,12 +36,7 @@ beforeEach(() => {
   plans = [];
   deletes = [];
   gate = null;
-  const target: Target = {
-    name: 'jenkins1',
-    register: async () => ({}),
-    unregister: async () => undefined,
-    exists: async () => true,
-    close: async () => undefined,
+  const target = fakeTarget('jenkins1', {
     takeOffline: async (node, _reason, cause) => void offline.push({ hostname: node.hostname, cause }),
     view: async (node) => {
       viewCalls.push(node.hostname);
@@ -67,8 +45,8 @@ beforeEach(() => {
       if (v instanceof Error) throw v;
       return v;
     },
-  };
-  const noView: Target = { name: 'gearman1', register: async () => ({}), unregister: async () => undefined, exists: async () => true, close: async () => undefined };
+  });
+  const noView = fakeTarget('gearman1');
   ctx = testContext(
     { store, clock, config },
     {
