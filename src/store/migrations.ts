@@ -94,6 +94,17 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE images ADD COLUMN server_id TEXT;
   ALTER TABLE images ADD COLUMN reason TEXT;
   `,
+  // 4: which image a node booted, and image names an operator paused (image-pause).
+  `
+  -- The cloud image id and our image version (NULL: the provider image's base-image, no bake).
+  ALTER TABLE nodes ADD COLUMN image_id TEXT;
+  ALTER TABLE nodes ADD COLUMN image_version TEXT;
+  CREATE TABLE image_pauses (
+    image TEXT PRIMARY KEY,
+    reason TEXT,
+    time INTEGER NOT NULL
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
