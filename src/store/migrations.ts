@@ -94,7 +94,7 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE images ADD COLUMN server_id TEXT;
   ALTER TABLE images ADD COLUMN reason TEXT;
   `,
-  // 4: which image a node booted, and image names an operator paused (image-pause).
+  // 4: which image a node booted, paused image names (image-pause), bake steps and operator build requests (image-update).
   `
   -- The cloud image id and our image version (NULL: the provider image's base-image, no bake).
   ALTER TABLE nodes ADD COLUMN image_id TEXT;
@@ -103,6 +103,17 @@ export const MIGRATIONS: readonly string[] = [
     image TEXT PRIMARY KEY,
     reason TEXT,
     time INTEGER NOT NULL
+  );
+  -- The step a bake is at (boot, active, ssh, ...), so image-list and image-update show it live.
+  ALTER TABLE images ADD COLUMN step TEXT;
+  -- Builds asked for by an operator (image-update), taken by the daemon's builder.
+  CREATE TABLE image_requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    provider TEXT NOT NULL,
+    image TEXT NOT NULL,
+    time INTEGER NOT NULL,
+    -- The image row the daemon started for it; NULL until taken.
+    image_id INTEGER
   );
   `,
 ];
