@@ -66,11 +66,14 @@ export interface NodeRecord {
   manager: string | null;
   launchAttempts: number;
   created: number;
+  /** The cloud image the server booted and our image version (null version: the base-image, no bake). */
+  imageId: string | null;
+  imageVersion: string | null;
 }
 
 /** Fields a caller may change without a state transition. */
 export type NodePatch = Partial<
-  Pick<NodeRecord, 'serverId' | 'ip' | 'az' | 'holdReason' | 'holdExpires' | 'comment' | 'manager' | 'launchAttempts' | 'hostname'>
+  Pick<NodeRecord, 'serverId' | 'ip' | 'az' | 'holdReason' | 'holdExpires' | 'comment' | 'manager' | 'launchAttempts' | 'hostname' | 'imageId' | 'imageVersion'>
 >;
 
 export interface NewNode {
@@ -96,9 +99,28 @@ export interface ImageRecord {
   serverId: string | null;
   /** Why a bake failed or an image was deleted; null otherwise. */
   reason: string | null;
+  /** The bake step it is at or ended in (bake.ts: boot, active, ssh, upload, setup, snapshot, ...). */
+  step: string | null;
 }
 
-export type ImagePatch = Partial<Pick<ImageRecord, 'externalId' | 'hostname' | 'serverId' | 'reason'>>;
+export type ImagePatch = Partial<Pick<ImageRecord, 'externalId' | 'hostname' | 'serverId' | 'reason' | 'step'>>;
+
+/** An operator's `image-update`: a build the daemon's builder starts as soon as it can. */
+export interface ImageRequest {
+  id: number;
+  provider: string;
+  image: string;
+  time: number;
+  /** The build started for it; null while waiting. */
+  imageId: number | null;
+}
+
+/** An image name whose scheduled builds an operator paused (`image-pause`). */
+export interface ImagePause {
+  image: string;
+  reason: string | null;
+  time: number;
+}
 
 export interface NewImage {
   provider: string;

@@ -18,6 +18,8 @@ import {
   type NodePatch,
   type NodeRecord,
   type NodeState,
+  type ImagePause,
+  type ImageRequest,
   type PendingUnregister,
 } from '../model.js';
 import { migrate } from './migrations.js';
@@ -41,6 +43,8 @@ interface NodeRow {
   manager: string | null;
   launch_attempts: number;
   created: number;
+  image_id: string | null;
+  image_version: string | null;
 }
 
 interface ImageRow {
@@ -55,6 +59,7 @@ interface ImageRow {
   hostname: string | null;
   server_id: string | null;
   reason: string | null;
+  step: string | null;
 }
 
 interface AuditDbRow {
@@ -88,6 +93,18 @@ interface FailureDbRow {
   code: string;
   message: string;
   time: number;
+}
+
+interface ImageRequestRow {
+  id: number;
+  provider: string;
+  image: string;
+  time: number;
+  image_id: number | null;
+}
+
+function toImageRequest(r: ImageRequestRow): ImageRequest {
+  return { id: r.id, provider: r.provider, image: r.image, time: r.time, imageId: r.image_id };
 }
 
 function toPending(r: PendingDbRow): PendingUnregister {
@@ -140,9 +157,11 @@ const NODE_COLUMNS: Record<keyof NodePatch, string> = {
   manager: 'manager',
   launchAttempts: 'launch_attempts',
   hostname: 'hostname',
+  imageId: 'image_id',
+  imageVersion: 'image_version',
 };
 
-const IMAGE_COLUMNS: Record<keyof ImagePatch, string> = { externalId: 'external_id', hostname: 'hostname', serverId: 'server_id', reason: 'reason' };
+const IMAGE_COLUMNS: Record<keyof ImagePatch, string> = { externalId: 'external_id', hostname: 'hostname', serverId: 'server_id', reason: 'reason', step: 'step' };
 
 function toNode(r: NodeRow): NodeRecord {
   return {
@@ -163,6 +182,8 @@ function toNode(r: NodeRow): NodeRecord {
     manager: r.manager,
     launchAttempts: r.launch_attempts,
     created: r.created,
+    imageId: r.image_id,
+    imageVersion: r.image_version,
   };
 }
 
@@ -179,6 +200,7 @@ function toImage(r: ImageRow): ImageRecord {
     hostname: r.hostname,
     serverId: r.server_id,
     reason: r.reason,
+    step: r.step,
   };
 }
 
@@ -444,6 +466,41 @@ export class SqliteStore implements Store {
     const limit = filter.limit !== undefined ? ' LIMIT ?' : '';
     const rows = this.db.prepare(`SELECT * FROM launch_failures ${sql} ORDER BY id DESC${limit}`).all(...params, ...(limit ? [filter.limit] : [])) as FailureDbRow[];
     return rows.map(toFailure);
+  }
+
+  async pauseImage(image: string, reason: string | null): Promise<void> {
+    this.db.prepare('INSERT INTO image_pauses (image, reason, time) VALUES (?, ?, ?) ON CONFLICT (image) DO UPDATE SET reason = excluded.reason, time = excluded.time').run(image, reason, this.clock.now());
+  }
+
+  async unpauseImage(image: string): Promise<boolean> {
+    return this.db.prepare('DELETE FROM image_pauses WHERE image = ?').run(image).changes > 0;
+  }
+
+  async listImagePauses(): Promise<ImagePause[]> {
+    return this.db.prepare('SELECT image, reason, time FROM image_pauses ORDER BY image').all() as ImagePause[];
+  }
+
+  async requestImageBuild(provider: string, image: string): Promise<ImageRequest> {
+    const { lastInsertRowid } = this.db.prepare('INSERT INTO image_requests (provider, image, time) VALUES (?, ?, ?)').run(provider, image, this.clock.now());
+    return this.imageRequestRow(Number(lastInsertRowid))!;
+  }
+
+  async getImageRequest(id: number): Promise<ImageRequest | undefined> {
+    return this.imageRequestRow(id);
+  }
+
+  async listImageRequests(filter: { open?: boolean } = {}): Promise<ImageRequest[]> {
+    const where = filter.open ? 'WHERE image_id IS NULL ' : '';
+    return (this.db.prepare(`SELECT * FROM image_requests ${where}ORDER BY id`).all() as ImageRequestRow[]).map(toImageRequest);
+  }
+
+  async takeImageRequest(id: number, imageId: number): Promise<void> {
+    this.db.prepare('UPDATE image_requests SET image_id = ? WHERE id = ?').run(imageId, id);
+  }
+
+  private imageRequestRow(id: number): ImageRequest | undefined {
+    const row = this.db.prepare('SELECT * FROM image_requests WHERE id = ?').get(id) as ImageRequestRow | undefined;
+    return row && toImageRequest(row);
   }
 
   async changeMarker(): Promise<number> {

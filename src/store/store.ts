@@ -11,6 +11,8 @@ import type {
   NodePatch,
   NodeRecord,
   NodeState,
+  ImagePause,
+  ImageRequest,
   PendingUnregister,
 } from '../model.js';
 
@@ -69,6 +71,20 @@ export interface Store {
   recordLaunchFailure(input: Omit<LaunchFailure, 'id' | 'time'> & { time?: number }, keep?: number): Promise<LaunchFailure>;
   /** Newest first; filtered by provider and label, limited to `limit` rows and to rows at or after `since`. */
   listLaunchFailures(filter?: { provider?: string; label?: string; since?: number; limit?: number }): Promise<LaunchFailure[]>;
+
+  /** Stops scheduled builds of `image` on every provider (image-pause); upsert. */
+  pauseImage(image: string, reason: string | null): Promise<void>;
+  /** Resumes them; false if it was not paused. */
+  unpauseImage(image: string): Promise<boolean>;
+  listImagePauses(): Promise<ImagePause[]>;
+
+  /** An operator asks for a build now (image-update); the daemon takes it. */
+  requestImageBuild(provider: string, image: string): Promise<ImageRequest>;
+  getImageRequest(id: number): Promise<ImageRequest | undefined>;
+  /** Oldest first; `open`: only those no build was started for yet. */
+  listImageRequests(filter?: { open?: boolean }): Promise<ImageRequest[]>;
+  /** Records the build started for a request. */
+  takeImageRequest(id: number, imageId: number): Promise<void>;
 
   /**
    * A number that changes whenever another connection or process has committed a change

@@ -68,6 +68,8 @@ export function defineStoreContract(
           manager: null,
           launchAttempts: 0,
           created: T0,
+          imageId: null,
+          imageVersion: null,
         });
         expect(await store.getNode(node.id)).toEqual(node);
         expect(await store.getNodeByHostname(node.hostname)).toEqual(node);
@@ -203,7 +205,7 @@ export function defineStoreContract(
     describe('images', () => {
       it('creates, lists, updates, moves and removes images', async () => {
         const a = await store.createImage({ provider: 'cloud-a', image: 'trusty', version: '1700000000' });
-        expect(a).toEqual({ id: a.id, provider: 'cloud-a', image: 'trusty', version: '1700000000', externalId: null, state: 'building', stateTime: T0, created: T0, hostname: null, serverId: null, reason: null });
+        expect(a).toEqual({ id: a.id, provider: 'cloud-a', image: 'trusty', version: '1700000000', externalId: null, state: 'building', stateTime: T0, created: T0, hostname: null, serverId: null, reason: null, step: null });
         const b = await store.createImage({ provider: 'cloud-b', image: 'trusty', version: '1700000001' });
         const c = await store.createImage({ provider: 'cloud-a', image: 'xenial', version: '1700000002' });
         expect(await store.getImage(a.id)).toEqual(a);
@@ -241,6 +243,36 @@ export function defineStoreContract(
           ['building', 'ready', 'snapshot active'],
           ['ready', 'deleting', null],
         ]);
+      });
+
+      it('pauses and unpauses image names (upsert), and keeps operator build requests until taken', async () => {
+        await store.pauseImage('trusty', 'broken mirror');
+        await store.pauseImage('trusty', 'still broken');
+        await store.pauseImage('xenial', null);
+        expect(await store.listImagePauses()).toEqual([
+          { image: 'trusty', reason: 'still broken', time: T0 },
+          { image: 'xenial', reason: null, time: T0 },
+        ]);
+        expect(await store.unpauseImage('trusty')).toBe(true);
+        expect(await store.unpauseImage('trusty')).toBe(false);
+        expect((await store.listImagePauses()).map((p) => p.image)).toEqual(['xenial']);
+
+        const r1 = await store.requestImageBuild('cloud-a', 'trusty');
+        const r2 = await store.requestImageBuild('cloud-b', 'trusty');
+        expect(r1).toEqual({ id: r1.id, provider: 'cloud-a', image: 'trusty', time: T0, imageId: null });
+        await store.takeImageRequest(r1.id, 42);
+        expect(await store.getImageRequest(r1.id)).toMatchObject({ imageId: 42 });
+        expect((await store.listImageRequests({ open: true })).map((r) => r.id)).toEqual([r2.id]);
+        expect((await store.listImageRequests()).map((r) => r.id)).toEqual([r1.id, r2.id]);
+        expect(await store.getImageRequest(999)).toBeUndefined();
+      });
+
+      it('records the image a node booted', async () => {
+        const node = await store.createNode(NEW);
+        const updated = await store.updateNode(node.id, { imageId: 'glance-7', imageVersion: '20261202T021400Z' });
+        expect(updated).toMatchObject({ imageId: 'glance-7', imageVersion: '20261202T021400Z' });
+        const withStep = await store.updateImage((await store.createImage({ provider: 'p', image: 'i', version: 'v' })).id, { step: 'setup' });
+        expect(withStep.step).toBe('setup');
       });
     });
 

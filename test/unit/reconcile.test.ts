@@ -7,7 +7,7 @@ const OWNER = 'nodepool-ts';
 const DEP = 'dep-a';
 const node = (id: number, state: NodeRecord['state'], serverId: string | null, extra: Partial<NodeRecord> = {}): NodeRecord => ({
   id, provider: 'a', label: 'l', image: 'i', target: '', hostname: `l-a-${id}`, serverId, ip: null, az: null, state,
-  stateTime: 0, holdReason: null, holdExpires: null, comment: null, manager: null, launchAttempts: 1, created: 0, ...extra,
+  stateTime: 0, holdReason: null, holdExpires: null, comment: null, manager: null, launchAttempts: 1, created: 0, imageId: null, imageVersion: null, ...extra,
 });
 const server = (id: string, nodeId: number | null, extra: Partial<CloudServer> = {}): CloudServer => ({
   id, name: `s-${id}`, status: 'active', rawStatus: 'ACTIVE', ip: null, az: null, fault: null, created: 0,

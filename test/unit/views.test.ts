@@ -29,7 +29,7 @@ function node(label: string, provider: string, state: NodeState): NodeRecord {
   const id = nextId++;
   return {
     id, provider, label, image: 'ubuntu', target: '', hostname: `h${id}`, serverId: null, ip: null, az: null, state, stateTime: 0,
-    holdReason: null, holdExpires: null, comment: null, manager: null, launchAttempts: 0, created: 0,
+    holdReason: null, holdExpires: null, comment: null, manager: null, launchAttempts: 0, created: 0, imageId: null, imageVersion: null,
   };
 }
 
