@@ -57,6 +57,13 @@ const providerImage = z.strictObject({
   'build-timeout': duration('1h'),
   /** Waiting for the snapshot to become active, within the build-timeout. */
   'snapshot-timeout': duration('30m'),
+  /**
+   * Script under images-dir run on a test server booted from a new image before it is promoted
+   * (exit 0 = good). Absent: the test server must only come up and answer SSH.
+   */
+  'image-check': z.string().optional(),
+  /** Name of the bake's template server; {image} and {timestamp} (Unix seconds) are replaced. */
+  'template-hostname': z.string().default('template-{image}-{timestamp}'),
 });
 
 const openstackAuth = z.strictObject({
@@ -185,6 +192,11 @@ export const configSchema = z
           .default('14 2 * * *'),
       })
       .prefault({}),
+    /**
+     * The directory of setup and image-check scripts, copied to each template server (0.x
+     * `script-dir`). Relative paths are relative to the config file.
+     */
+    'images-dir': z.string().default('images'),
     'demand-interval': duration('5s'),
     'cleanup-interval': duration('60s'),
     /** How often nodes ready or in use are checked against their master (lost build events). */
@@ -202,6 +214,17 @@ export const configSchema = z
       .prefault({}),
     /** The daemon's web API. `token` (e.g. "${NODEPOOL_WEB_TOKEN}") enables hold and delete by bearer token; never logged. */
     web: z.strictObject({ token: text().optional() }).prefault({}),
+    /** statsd, as Nodepool 0.x sends it (src/statsd.ts); without this key STATSD_HOST and STATSD_PORT are used. */
+    statsd: z
+      .strictObject({
+        host: text(),
+        port: port().default(8125),
+        /** Put before every key, e.g. "ci" sends "ci.nodepool.nodes.ready". */
+        prefix: z.string().optional(),
+        /** How often the gauges (nodes by state, max-servers) are sent. */
+        interval: duration('10s'),
+      })
+      .optional(),
     labels: z.array(label).min(1),
     providers: z.array(provider).min(1),
     targets: z.array(target).default([]),
