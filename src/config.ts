@@ -75,6 +75,37 @@ const openstackAuth = z.strictObject({
   'project-domain-name': z.string().default('Default'),
 });
 
+/** One EC2 API token bucket: its size and tokens added per second. */
+const ec2Bucket = z.strictObject({ burst: positiveInt(), refill: positive() });
+
+/**
+ * Keys of `driver: ec2` (providers/ec2/). The region is `region-name`, the key pair `keypair`.
+ * Credentials: the SDK's default chain (environment, profile, instance role) unless both keys are given.
+ */
+const ec2Keys = {
+  /** Another EC2 API endpoint (an EC2-compatible cloud, the emulator). */
+  endpoint: httpUrl().optional(),
+  'access-key-id': text().optional(),
+  'secret-access-key': text().optional(),
+  /** Subnet ids; launches are spread over them in turn (each subnet fixes its AZ). */
+  subnets: z.array(text()).default([]),
+  'security-groups': z.array(text()).default([]),
+  /** `spot`: launch spot instances; an interrupted one is a lost node and is replaced. */
+  market: z.enum(['on-demand', 'spot']).default('on-demand'),
+  /** Caps the vCPUs of all instances we hold (the account's own limit is read when it can be). */
+  'max-vcpus': positiveInt().optional(),
+  /** Overrides of the API token buckets the driver paces itself by (defaults: AWS's published figures). */
+  'rate-limits': z
+    .strictObject({
+      'non-mutating': ec2Bucket.optional(),
+      mutating: ec2Bucket.optional(),
+      'run-instances': ec2Bucket.optional(),
+      'run-instances-resource': ec2Bucket.optional(),
+      'terminate-instances-resource': ec2Bucket.optional(),
+    })
+    .optional(),
+};
+
 const provider = z.strictObject({
   name,
   driver: z.enum(['openstack', 'ec2']).default('openstack'),
@@ -120,6 +151,7 @@ const provider = z.strictObject({
   'config-drive': z.boolean().default(false),
   /** Port SSH answers on in the VMs (22 in a real cloud; the emulator uses a high port). */
   'ssh-port': port().default(22),
+  ...ec2Keys,
   images: z.array(providerImage).min(1),
 });
 

@@ -55,8 +55,12 @@ export function crossCheck(data: unknown): CrossProblem[] {
     if (name !== undefined && !imagesOf.has(name)) {
       imagesOf.set(name, Array.isArray(p.images) ? new Set(images.map((x) => str(x.name)).filter((x) => x !== undefined)) : null);
     }
-    // In the schema so that the key is known, but there is no driver yet: refuse it here, not at start.
-    if (p.driver === 'ec2') out.push({ path: ['providers', i, 'driver'], at: 'value', message: 'driver ec2 is not available yet' });
+    if (p.driver === 'ec2') {
+      if (p['region-name'] === undefined) out.push({ path: ['providers', i, 'region-name'], at: 'parent', message: 'missing required key "region-name" (driver ec2 needs its AWS region)' });
+      if ((p['access-key-id'] === undefined) !== (p['secret-access-key'] === undefined)) {
+        out.push({ path: ['providers', i, p['access-key-id'] === undefined ? 'secret-access-key' : 'access-key-id'], at: 'key', message: 'give both "access-key-id" and "secret-access-key", or neither (the SDK default chain)' });
+      }
+    }
     if ((p.driver ?? 'openstack') === 'openstack' && p.auth === undefined) {
       out.push({ path: ['providers', i, 'auth'], at: 'parent', message: 'missing required key "auth" (driver openstack needs Keystone credentials)' });
     }

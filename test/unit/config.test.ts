@@ -270,10 +270,10 @@ targets:
 `;
     expect(problems(text)).toEqual([
       'bad.yaml:5:11: labels[1].name: duplicate label name "small"',
-      'bad.yaml:10:13: providers[0].driver: driver ec2 is not available yet',
+      'bad.yaml:9:5: providers[0].region-name: missing required key "region-name" (driver ec2 needs its AWS region)',
       'bad.yaml:14:17: providers[0].images[1].name: duplicate image (in provider "cloud-a") name "ubuntu"',
+      'bad.yaml:15:5: providers[1].region-name: missing required key "region-name" (driver ec2 needs its AWS region)',
       'bad.yaml:15:11: providers[1].name: duplicate provider name "cloud-a"',
-      'bad.yaml:16:13: providers[1].driver: driver ec2 is not available yet',
       'bad.yaml:22:13: targets[1].name: duplicate target name "zuul"',
     ]);
   });
