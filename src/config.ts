@@ -164,6 +164,8 @@ const label = z.strictObject({
   providers: z.array(labelProvider).min(1),
   /** Target the label's nodes register with; defaults to the first target. */
   target: name.optional(),
+  /** Why this label gets no nodes (e.g. a 0.x label we cannot serve); such labels are left out of Config.labels. */
+  disabled: text().optional(),
 });
 
 const jenkinsTarget = z.strictObject({
@@ -257,7 +259,7 @@ export const configSchema = z
         interval: duration('10s'),
       })
       .optional(),
-    labels: z.array(label).min(1),
+    labels: z.array(label).min(1).transform((ls) => ls.filter((l) => l.disabled === undefined)),
     providers: z.array(provider).min(1),
     targets: z.array(target).default([]),
     jobs: z.array(job).default([]),
@@ -296,7 +298,7 @@ const TYPE_NAMES: Record<string, string> = {
 };
 
 /** Messages for constraints the schema did not word itself. */
-function defaultMessage(issue: z.core.$ZodRawIssue): string | undefined {
+export function defaultMessage(issue: z.core.$ZodRawIssue): string | undefined {
   switch (issue.code) {
     case 'invalid_type':
       return `expected ${TYPE_NAMES[issue.expected] ?? issue.expected}`;
@@ -315,7 +317,7 @@ function defaultMessage(issue: z.core.$ZodRawIssue): string | undefined {
   }
 }
 
-function describe(value: unknown): string {
+export function describe(value: unknown): string {
   if (value === null || value === undefined) return 'an empty value';
   if (Array.isArray(value)) return value.length === 0 ? 'an empty list' : `a list of ${value.length} entr${value.length === 1 ? 'y' : 'ies'}`;
   if (typeof value === 'object') return 'a mapping';
