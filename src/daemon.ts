@@ -29,6 +29,7 @@ import { EventListener } from './events/listener.js';
 import { EventCounters } from './events/counters.js';
 import { BuildEventHandler } from './build-events.js';
 import { TargetReconcilePass } from './target-reconcile-pass.js';
+import { publisherTargets } from './target-reconcile.js';
 import { ManagedProvider } from '../providers/managed-provider.js';
 import { createDriver } from '../providers/registry.js';
 import { errorCode } from './errors.js';
@@ -240,6 +241,8 @@ export class Daemon {
         urls: this.cfg['zmq-publishers'],
         log: this.log.child({ component: 'events' }),
         counters: this.eventCounters,
+        // The frames sent while it was away are lost: ask its master(s) now.
+        onReconnect: (url) => this.targetReconcile.request('zmq publisher reconnected', publisherTargets(url, this.cfg.targets)),
         onEvent: (ev) => {
           // A build started or ended: demand changed too.
           void this.refreshDemand();

@@ -1,7 +1,9 @@
 // The periodic pass that repairs lost build events: ZeroMQ drops every frame sent while the
 // subscriber is disconnected, so each node we believe ready or in use is checked against its
 // master's own view (Target.view, one request per node) and decideTargetRepair says what to do.
-// Passes never overlap: a request during a pass collapses into one more pass after it.
+// Passes never overlap: a request during a pass collapses into one more pass after it. A request
+// may name targets (a publisher that reconnected speaks for its own master); the next pass then
+// covers the union of what was asked, or every target when any request named none.
 import { takeNodeOffline } from './build-events.js';
 import { Coalescer } from './coalescer.js';
 import type { PoolContext } from './context.js';
@@ -24,6 +26,8 @@ export interface ReconcilePassStats {
   views: number;
   /** Views that failed (the node is left alone until the next pass). */
   failed: number;
+  /** Views the target could not answer (a Gearman manager without node_status): nothing to judge. */
+  skipped: number;
   repairs: number;
 }
 
@@ -31,8 +35,10 @@ export class TargetReconcilePass {
   private readonly graceMs: number;
   private readonly concurrency: number;
   private readonly runner: Coalescer;
-  private last: ReconcilePassStats = { nodes: 0, views: 0, failed: 0, repairs: 0 };
+  private last: ReconcilePassStats = { nodes: 0, views: 0, failed: 0, skipped: 0, repairs: 0 };
   private passes = 0;
+  /** What the next pass covers: target names, 'all', or null when nothing was asked. */
+  private scope: Set<string> | 'all' | null = null;
 
   constructor(
     private readonly ctx: PoolContext,
@@ -49,14 +55,19 @@ export class TargetReconcilePass {
     );
   }
 
-  /** Asks for a pass soon (coalesced: at most one more after the one running). */
-  request(reason: string): void {
-    this.ctx.log.debug({ reason }, 'target reconcile pass requested');
+  /**
+   * Asks for a pass soon (coalesced: at most one more after the one running), over these targets'
+   * nodes only, or every target's when none are named.
+   */
+  request(reason: string, targets?: readonly string[]): void {
+    this.ctx.log.info({ reason, targets: targets ?? 'all' }, 'target reconcile pass requested');
+    this.widen(targets);
     this.runner.request();
   }
 
-  /** Runs a pass (or joins the one running plus one more) and resolves when none is pending. */
+  /** Runs a pass over every target (or joins the one running plus one more) and resolves when none is pending. */
   async pass(): Promise<ReconcilePassStats> {
+    this.widen(undefined);
     this.runner.request();
     await this.runner.idle();
     return this.last;
@@ -71,10 +82,17 @@ export class TargetReconcilePass {
     return this.runner.close();
   }
 
+  private widen(targets: readonly string[] | undefined): void {
+    if (!targets) this.scope = 'all';
+    else if (this.scope !== 'all') this.scope = new Set([...(this.scope ?? []), ...targets]);
+  }
+
   private async run(): Promise<void> {
     const { ctx } = this;
-    const nodes = (await ctx.store.listNodes({ states: ['ready', 'in-use'] })).filter((n) => ctx.target(n.target)?.view);
-    const stats: ReconcilePassStats = { nodes: nodes.length, views: 0, failed: 0, repairs: 0 };
+    const scope = this.scope ?? 'all';
+    this.scope = null;
+    const nodes = (await ctx.store.listNodes({ states: ['ready', 'in-use'] })).filter((n) => (scope === 'all' || scope.has(n.target)) && ctx.target(n.target)?.view);
+    const stats: ReconcilePassStats = { nodes: nodes.length, views: 0, failed: 0, skipped: 0, repairs: 0 };
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < nodes.length) {
@@ -104,6 +122,10 @@ export class TargetReconcilePass {
       ctx.metrics.errors.inc({ component: 'target-reconcile', reason: errorCode(err) });
       return false;
     }
+    if (view === null) {
+      stats.skipped++;
+      return false;
+    }
     const repair = decideTargetRepair({ state: node.state, view, stateAgeMs: ctx.clock.now() - node.stateTime, graceMs: this.graceMs });
     if (repair.action === 'none') return false;
     try {
@@ -130,10 +152,13 @@ export class TargetReconcilePass {
     }
     if (repair.action === 'used') {
       // hold-on-failure needs the build's result, which only the lost event carried: deleted.
+      if (node.state === 'ready') await ctx.store.transitionNode(node.id, 'in-use', { from: ['ready'], reason });
       const used = await ctx.store.transitionNode(node.id, 'used', { from: ['in-use'], reason });
       await ctx.store.transitionNode(used.id, 'deleting', { from: ['used'], reason: 'build finished (reconciled)' });
-      log.info('node in-use -> used -> deleting (reconciled with its master)');
+      log.info(`node ${node.state === 'ready' ? 'ready -> in-use' : 'in-use'} -> used -> deleting (reconciled with its master)`);
       ctx.requestDelete(used.id);
+      // A ready node left the pool: the planner replaces it.
+      if (node.state === 'ready') ctx.requestPlan('reconcile');
       return;
     }
     await ctx.store.transitionNode(node.id, 'deleting', { from: ['ready'], reason, patch: { comment: repair.why } });

@@ -12,6 +12,8 @@ export interface EventListenerStats {
   bad: Record<string, number>;
   /** onEvent threw or rejected. */
   handlerErrors: number;
+  /** A publisher connected again after a disconnect. */
+  reconnects: number;
 }
 
 /** The Prometheus side (src/metrics.ts). */
@@ -22,7 +24,7 @@ export interface EventMetrics {
 }
 
 export class EventCounters {
-  private readonly counts: EventListenerStats = { received: 0, handled: 0, bad: {}, handlerErrors: 0 };
+  private readonly counts: EventListenerStats = { received: 0, handled: 0, bad: {}, handlerErrors: 0, reconnects: 0 };
 
   constructor(private readonly metrics?: EventMetrics) {}
 
@@ -45,6 +47,10 @@ export class EventCounters {
   handlerError(): void {
     this.counts.handlerErrors += 1;
     this.metrics?.eventHandlerErrors.inc();
+  }
+
+  reconnected(): void {
+    this.counts.reconnects += 1;
   }
 
   stats(): EventListenerStats {

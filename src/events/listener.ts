@@ -2,7 +2,8 @@
 // URL and subscribed to everything; ZeroMQ reconnects by itself when a publisher restarts (we
 // make it retry every 100 ms instead of libzmq's default). Bad frames are counted and logged at
 // most once per reason per window; an exception thrown by onEvent is logged and counted, and
-// the loop goes on.
+// the loop goes on. Every frame sent while a publisher was unreachable is lost, so the socket's
+// event observer tells onReconnect when a publisher comes back after a disconnect.
 import { Subscriber } from 'zeromq';
 import { systemClock, type Clock } from '../clock.js';
 import type { Logger } from '../log.js';
@@ -23,6 +24,26 @@ export interface EventListenerOptions {
   badLogWindowMs?: number;
   /** Where the counts go: the daemon passes one that outlives this listener (reloads). Default: a new one. */
   counters?: EventCounters;
+  /**
+   * A publisher connected again after a disconnect (not its first connect): the frames it sent
+   * meanwhile are lost. Called with the URL as configured. Must not throw.
+   */
+  onReconnect?: (url: string) => void;
+}
+
+/**
+ * The configured URL an observer event is about. libzmq reports the resolved address after a
+ * reconnect (tcp://localhost:P comes back as tcp://127.0.0.1:P), so the port decides when the
+ * text differs; with several URLs on one port, the same host must match too.
+ */
+export function configuredUrl(address: string, urls: readonly string[]): string | undefined {
+  if (urls.includes(address)) return address;
+  const split = (u: string) => /^tcp:\/\/(.*):(\d+)$/.exec(u);
+  const a = split(address);
+  if (!a) return undefined;
+  const samePort = urls.filter((u) => split(u)?.[2] === a[2]);
+  if (samePort.length === 1) return samePort[0];
+  return samePort.find((u) => split(u)?.[1] === a[1]);
 }
 
 export class EventListener {
@@ -35,6 +56,8 @@ export class EventListener {
   /** Per reason: when a line was last logged and how many went unlogged since. */
   private readonly badLog = new Map<string, { at: number; suppressed: number }>();
   private readonly loop: Promise<void>;
+  /** Configured URLs that disconnected and have not connected again yet. */
+  private readonly down = new Set<string>();
   private closed = false;
 
   constructor(opts: EventListenerOptions) {
@@ -45,6 +68,7 @@ export class EventListener {
     this.counts = opts.counters ?? new EventCounters();
     // linger 0: nothing is ever sent on a SUB socket except subscriptions; close must not wait.
     this.sock = new Subscriber({ reconnectInterval: opts.reconnectIntervalMs ?? 100, linger: 0 });
+    if (opts.onReconnect) this.watchReconnects(opts.urls, opts.onReconnect);
     for (const url of opts.urls) this.sock.connect(url);
     this.sock.subscribe();
     this.log.info({ urls: opts.urls }, 'listening for build events');
@@ -62,6 +86,27 @@ export class EventListener {
       this.sock.close();
     }
     await this.loop;
+  }
+
+  /** Observer events: `disconnect` marks the URL down, the next `connect` for it is a reconnect. */
+  private watchReconnects(urls: readonly string[], onReconnect: (url: string) => void): void {
+    this.sock.events.on('disconnect', (ev) => {
+      const url = configuredUrl(ev.address, urls);
+      if (!url || this.closed) return;
+      this.down.add(url);
+      this.log.warn({ url }, 'build event publisher disconnected: its events are lost until it is back');
+    });
+    this.sock.events.on('connect', (ev) => {
+      const url = configuredUrl(ev.address, urls);
+      if (!url || this.closed || !this.down.delete(url)) return;
+      this.counts.reconnected();
+      this.log.info({ url }, 'build event publisher connected again');
+      try {
+        onReconnect(url);
+      } catch (err) {
+        this.log.error({ err, url }, 'reconnect handler failed');
+      }
+    });
   }
 
   private async receive(): Promise<void> {

@@ -1,6 +1,8 @@
 // A simulated CI master: ONE object behaving like a Jenkins master with the Gearman plugin and
 // the ZMQ event publisher plugin. Nodes come in through the REST API (JenkinsTarget) or through
-// `node_assign:<gearmanTargetName>` (the Gearman target); each runs one build and is done.
+// `node_assign:<gearmanTargetName>` (the Gearman target); each runs one build and is done. As
+// the manager it also answers `node_status:<manager>` ({name} -> {name, present, busy, offline,
+// builds}) from its registry, unless told not to (a manager without it).
 import { systemClock, type Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { eventFrame, type BuildResult } from './event-frame.js';
@@ -31,6 +33,8 @@ export interface SimMasterOptions {
   managerName?: string;
   /** Times builds; default the system clock. */
   clock?: Clock;
+  /** Serve node_status:<manager>. Default true. */
+  nodeStatus?: boolean;
 }
 
 export interface SimNodeInfo {
@@ -68,6 +72,12 @@ export interface SimMaster {
   /** Makes the crumb handed out so far invalid (the next POST with it gets 403). */
   expireCrumb(): void;
   restartPublisher(): Promise<void>;
+  /** Closes the ZMQ publisher (an outage: every event until startPublisher() is lost). */
+  stopPublisher(): Promise<void>;
+  /** Binds the publisher again on the same endpoint after stopPublisher(). */
+  startPublisher(): Promise<void>;
+  /** node_status requests served. */
+  nodeStatusRequests(): number;
   /** Sends one raw frame on the publisher (tests: sync subscribers, malformed frames). */
   publish(rawFrame: string): Promise<void>;
   close(): Promise<void>;
@@ -96,6 +106,7 @@ class Master implements SimMaster, NodeRegistry {
   private readonly numbers = new Map<string, number>();
   private mgmt: GmWorker | null = null;
   private stopMgmtReconnect: () => void = () => undefined;
+  private statusRequests = 0;
   private closing: Promise<void> | null = null;
 
   constructor(private readonly opts: SimMasterOptions) {
@@ -137,6 +148,9 @@ class Master implements SimMaster, NodeRegistry {
       worker.addFunction(`node_revoke:${this.managerName}`, (job) => {
         void this.nodeRevoke(payloadText(job.payload)).then((done) => job.workComplete(JSON.stringify({ name: done.name, revoked: done.found })));
       });
+      if (this.opts.nodeStatus ?? true) {
+        worker.addFunction(`node_status:${this.managerName}`, (job) => job.workComplete(JSON.stringify(this.nodeStatus(payloadText(job.payload)))));
+      }
     };
     this.stopMgmtReconnect = keepRegistered(worker, register, () => !this.closing, this.log);
     register();
@@ -163,6 +177,21 @@ class Master implements SimMaster, NodeRegistry {
     };
     this.addNode(def, 'gearman');
     return { manager: this.managerName };
+  }
+
+  /** offline: takes no more builds (taken offline, or done after its one build). */
+  private nodeStatus(text: string): { name: string; present: boolean; busy: boolean; offline: boolean; builds: number } {
+    this.statusRequests++;
+    let name = '';
+    try {
+      const body = JSON.parse(text) as { name?: unknown };
+      name = typeof body?.name === 'string' ? body.name : '';
+    } catch {
+      name = text.trim();
+    }
+    const node = this.simNodes.get(name)?.node;
+    if (!node) return { name, present: false, busy: false, offline: false, builds: 0 };
+    return { name, present: true, busy: node.state === 'busy', offline: node.offlineMessage !== null || node.state === 'used', builds: node.buildsRun };
   }
 
   private async nodeRevoke(text: string): Promise<{ name: string; found: boolean }> {
@@ -299,6 +328,18 @@ class Master implements SimMaster, NodeRegistry {
 
   restartPublisher(): Promise<void> {
     return this.publisher.restart();
+  }
+
+  stopPublisher(): Promise<void> {
+    return this.publisher.stop();
+  }
+
+  startPublisher(): Promise<void> {
+    return this.publisher.start();
+  }
+
+  nodeStatusRequests(): number {
+    return this.statusRequests;
   }
 
   publish(rawFrame: string): Promise<void> {

@@ -44,10 +44,21 @@ export class EventPublisher {
 
   /** Closes the socket and binds a new one on the same endpoint. */
   async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  /** Closes the socket but keeps the endpoint: frames sent until start() are dropped. */
+  async stop(): Promise<void> {
     if (this.closed) return;
     await this.chain;
     this.sock?.close();
     this.sock = null;
+  }
+
+  /** Binds the endpoint again after stop(). */
+  async start(): Promise<void> {
+    if (this.closed || this.sock) return;
     const port = Number(new URL(this.endpoint.replace(/^tcp:/, 'http:')).port);
     // libzmq releases the port asynchronously after close: retry a bounded number of times.
     let lastError: unknown;

@@ -7,6 +7,10 @@
 // A foreground job for a function nobody serves waits in gearmand forever, and would be handed to
 // the first worker that shows up long after we gave up. So before submitting we ask each
 // server's admin `status` who has a worker for the function and submit only there.
+//
+// A manager may also serve `node_status:<manager>` (`{name}` in, `{name, present, busy, offline,
+// builds}` out): the reconcile pass asks it what became of a node whose build events were lost.
+// A manager without it is skipped (view() answers null), never guessed about.
 import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from '../clock.js';
 import { TargetError } from '../errors.js';
@@ -15,6 +19,7 @@ import type { NodeRecord } from '../model.js';
 import type { Client } from 'gearmanode';
 import { GearmanAdminClient } from '../gearman/admin-client.js';
 import { gearmanText, loadGearmanode } from '../gearman/gearmanode.js';
+import type { MasterNodeView } from '../target-reconcile.js';
 import { RegisterTimeoutError, type OfflineCause, type Registration, type Target, type TargetNode } from './target.js';
 
 export interface GearmanTargetOptions {
@@ -25,6 +30,8 @@ export interface GearmanTargetOptions {
   clock?: Clock;
   /** Budget for one assign or revoke, worker included. Default 30 s. */
   timeoutMs?: number;
+  /** Budget for one node_status request. Default 10 s. */
+  statusTimeoutMs?: number;
   /** Budget for the admin `status` asked before submitting. Default 5 s. */
   adminTimeoutMs?: number;
   /** How old the cached answer of available() may get before a fresh `status` is asked. Default 2 s. */
@@ -58,6 +65,26 @@ export function parseAssignReply(reply: string): string | null {
   return MANAGER_NAME.test(text) ? text : null;
 }
 
+/**
+ * A node_status reply: a JSON object with a boolean `present`; `busy` and `offline` default to
+ * false, `builds` (builds started on the node) is kept when it is a count. Throws on anything else.
+ */
+export function parseStatusReply(reply: string, name: string): MasterNodeView {
+  let value: unknown;
+  try {
+    value = JSON.parse(reply);
+  } catch {
+    value = null;
+  }
+  const v = value as { present?: unknown; busy?: unknown; offline?: unknown; builds?: unknown } | null;
+  if (!v || typeof v !== 'object' || typeof v.present !== 'boolean') {
+    throw new TargetError(`node_status for ${name}: expected {"present": true|false, ...}, got ${JSON.stringify(reply.slice(0, 200))}`);
+  }
+  const view: MasterNodeView = { present: v.present, busy: v.busy === true, offline: v.offline === true };
+  if (typeof v.builds === 'number' && Number.isInteger(v.builds) && v.builds >= 0) view.builds = v.builds;
+  return view;
+}
+
 type Server = { host: string; port: number };
 
 export class GearmanTarget implements Target {
@@ -74,6 +101,9 @@ export class GearmanTarget implements Target {
   /** Managers named by replies that came after their assign had timed out: revoked on unregister. */
   private readonly lateManagers = new Map<string, Set<string>>();
   private readonly availabilityTtlMs: number;
+  private readonly statusTimeoutMs: number;
+  /** Per node_status function: the servers with a worker for it, asked at most once per availabilityTtlMs. */
+  private readonly statusServers = new Map<string, { at: number; servers: Promise<Server[]> }>();
   private availability: { value: boolean; at: number } | null = null;
   private checking: Promise<void> | null = null;
   private closed = false;
@@ -86,6 +116,7 @@ export class GearmanTarget implements Target {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.adminTimeoutMs = opts.adminTimeoutMs ?? 5000;
     this.availabilityTtlMs = opts.availabilityTtlMs ?? 2000;
+    this.statusTimeoutMs = opts.statusTimeoutMs ?? 10_000;
   }
 
   /**
@@ -192,7 +223,35 @@ export class GearmanTarget implements Target {
   }
 
   /**
-   * Gearman has no request to ask a manager which nodes it holds. We answer from what this
+   * The manager's view of the node through `node_status:<manager>`: one job per node, plus an
+   * admin `status` per server at most once per availabilityTtlMs and manager (shared by a whole
+   * pass). null when no manager is recorded or no worker serves the function: nothing to judge.
+   */
+  async view(node: Pick<NodeRecord, 'hostname' | 'manager'>): Promise<MasterNodeView | null> {
+    if (!node.manager) return null;
+    const fn = `node_status:${node.manager}`;
+    const servers = await this.serversForStatus(fn);
+    if (servers.length === 0) return null;
+    const reply = await this.submit(servers, fn, { name: node.hostname }, node.hostname, undefined, this.statusTimeoutMs);
+    return parseStatusReply(reply, node.hostname);
+  }
+
+  private serversForStatus(fn: string): Promise<Server[]> {
+    const now = this.clock.now();
+    const cached = this.statusServers.get(fn);
+    if (cached && now - cached.at < this.availabilityTtlMs) return cached.servers;
+    const servers = this.serversWithWorker(fn);
+    const entry = { at: now, servers };
+    this.statusServers.set(fn, entry);
+    // A failed check is not remembered: the next node asks again.
+    servers.catch(() => {
+      if (this.statusServers.get(fn) === entry) this.statusServers.delete(fn);
+    });
+    return servers;
+  }
+
+  /**
+   * exists() is given no manager, so it cannot ask node_status (view() does). We answer from what this
    * process did: false after we revoked the node, true after we assigned it, and true for a node
    * we know nothing about (e.g. after a restart), so that no caller deletes or re-registers a
    * node on a guess; unregister() is safe to call either way.
@@ -249,7 +308,7 @@ export class GearmanTarget implements Target {
    * or running, so reusing one would make a retry join the attempt we gave up on. After a timeout
    * the job is still watched for a while; a late reply goes to `onLate`.
    */
-  private submit(servers: Server[], fn: string, payload: object, what: string, onLate?: (reply: string) => void): Promise<string> {
+  private submit(servers: Server[], fn: string, payload: object, what: string, onLate?: (reply: string) => void, timeoutMs = this.timeoutMs): Promise<string> {
     const unique = `${what}:${randomUUID()}`;
     this.assertOpen();
     const gm = loadGearmanode();
@@ -279,10 +338,10 @@ export class GearmanTarget implements Target {
       job.on('exception', (text: unknown) => fail(`the worker raised: ${gearmanText(text as string)}`, false));
       job.on('error', (err: Error) => fail(`gearman: ${err.message}`, true, err));
       job.on('close', () => fail('the job was closed before it completed (connection lost)', true));
-      this.clock.sleep(this.timeoutMs, abort.signal).then(
+      this.clock.sleep(timeoutMs, abort.signal).then(
         () => {
           timedOut = true;
-          const message = `${fn} for ${what}: no reply within ${this.timeoutMs}ms; the job may still run`;
+          const message = `${fn} for ${what}: no reply within ${timeoutMs}ms; the job may still run`;
           reject(onLate ? new RegisterTimeoutError(message) : new TargetError(message, true));
         },
         () => undefined,

@@ -6,7 +6,7 @@ import { TargetAuthError, TargetError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { NodeRecord } from '../model.js';
 import type { MasterNodeView } from '../target-reconcile.js';
-import type { Registration, Target, TargetNode } from './target.js';
+import type { Registration, Target, TargetAgent, TargetNode } from './target.js';
 
 export interface JenkinsTargetOptions {
   name: string;
@@ -156,6 +156,33 @@ export class JenkinsTarget implements Target {
     const executors = [...(Array.isArray(parsed.executors) ? parsed.executors : []), ...(Array.isArray(parsed.oneOffExecutors) ? parsed.oneOffExecutors : [])];
     const running = executors.some((e) => typeof e === 'object' && e !== null && (e as { currentExecutable?: unknown }).currentExecutable != null);
     return { present: true, busy: running || parsed.idle === false, offline: parsed.temporarilyOffline === true };
+  }
+
+  /**
+   * One GET of /computer/api/json (depth 0: Jenkins exports the computers inline). The built-in
+   * node is not an agent and is left out; an agent's name is its displayName, and its own name is
+   * dropped from its assigned labels (Jenkins lists it as a label).
+   */
+  async listAgents(): Promise<TargetAgent[]> {
+    const res = await this.call('GET', 'computer/api/json');
+    if (res.status !== 200) throw this.failure('list agents', res);
+    let parsed: { computer?: unknown };
+    try {
+      parsed = JSON.parse(res.body) as typeof parsed;
+    } catch (cause) {
+      throw new TargetError(`Jenkins ${this.name}: computer/api/json is not JSON`, true, { cause });
+    }
+    if (!Array.isArray(parsed?.computer)) throw new TargetError(`Jenkins ${this.name}: computer/api/json has no computer list`, true);
+    const agents: TargetAgent[] = [];
+    for (const c of parsed.computer as Record<string, unknown>[]) {
+      if (typeof c !== 'object' || c === null || c._class === 'hudson.model.Hudson$MasterComputer' || typeof c.displayName !== 'string') continue;
+      const name = c.displayName;
+      const labels = (Array.isArray(c.assignedLabels) ? c.assignedLabels : [])
+        .map((l: unknown) => (typeof l === 'object' && l !== null ? (l as { name?: unknown }).name : undefined))
+        .filter((l): l is string => typeof l === 'string' && l !== name);
+      agents.push({ name, description: typeof c.description === 'string' ? c.description : '', labels, offline: c.offline === true, busy: c.idle === false });
+    }
+    return agents;
   }
 
   /**

@@ -31,6 +31,15 @@ export interface TargetNode {
   labels: string[];
 }
 
+/** An agent as its master lists it. */
+export interface TargetAgent {
+  name: string;
+  description: string;
+  labels: string[];
+  offline: boolean;
+  busy: boolean;
+}
+
 export interface Registration {
   /** Gearman: the manager that accepted node_assign (needed for node_revoke). */
   manager?: string;
@@ -56,10 +65,17 @@ export interface Target {
   available?(): boolean;
   /**
    * The master's own view of the node (present, running a build, taken offline), for the
-   * reconcile pass that repairs lost build events (target-reconcile.ts). One request. Optional:
-   * a target without it is never reconciled.
+   * reconcile pass that repairs lost build events (target-reconcile.ts). One request. null when
+   * the master cannot say (a Gearman manager that serves no node_status). Optional: a target
+   * without it is never reconciled.
    */
-  view?(node: Pick<NodeRecord, 'hostname' | 'manager'>): Promise<MasterNodeView>;
+  view?(node: Pick<NodeRecord, 'hostname' | 'manager'>): Promise<MasterNodeView | null>;
+  /**
+   * Every agent the master has (Jenkins: GET /computer/api/json), for `alien-list --targets`,
+   * which lists those no node row knows and never touches them. Optional: a master that cannot
+   * list its agents is skipped with a note.
+   */
+  listAgents?(): Promise<TargetAgent[]>;
   /** Idempotent. */
   close(): Promise<void>;
 }

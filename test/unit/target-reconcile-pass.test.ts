@@ -88,7 +88,7 @@ describe('TargetReconcilePass', () => {
     expect(plans).toContain('reconcile');
     expect(offline).toEqual([{ hostname: n.hostname, cause: 'build-started' }]);
     expect(await repairs('in-use')).toBe(1);
-    expect(stats).toEqual({ nodes: 1, views: 1, failed: 0, repairs: 1 });
+    expect(stats).toEqual({ nodes: 1, views: 1, failed: 0, skipped: 0, repairs: 1 });
     const audit = (await store.audit({ kind: 'node', objectId: n.id })).at(-1)!;
     expect(audit.reason).toMatch(/^reconcile: master runs a build on it/);
   });
@@ -126,7 +126,7 @@ describe('TargetReconcilePass', () => {
     await nodeIn('ready', 'gearman1');
     await clock.advance(GRACE * 10);
     const stats = await pass.pass();
-    expect(stats).toEqual({ nodes: 2, views: 2, failed: 0, repairs: 0 });
+    expect(stats).toEqual({ nodes: 2, views: 2, failed: 0, skipped: 0, repairs: 0 });
     expect(viewCalls.sort()).toEqual([ready.hostname, busy.hostname].sort());
     expect(await stateOf(ready.id)).toBe('ready');
     expect(await stateOf(busy.id)).toBe('in-use');
