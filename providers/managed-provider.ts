@@ -1,9 +1,12 @@
-// The provider layer the launcher, deleter and cleanup use: any ProviderDriver, plus one token
-// bucket for its API calls, retries with backoff, Retry-After, a shared server-list poll,
-// flavor/image caches and per-operation call counts. Policy lives here once for all clouds.
+// The provider layer the launcher, deleter and cleanup use: any ProviderDriver, plus token
+// buckets for its API calls (one from config `rate`, or the cloud's own as the driver declares
+// them), retries with backoff, Retry-After, a shared server-list poll, flavor/image caches, a
+// pause of a flavor the cloud has no capacity for, and per-operation call counts. Policy lives
+// here once for all clouds.
+import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { systemClock, type Clock } from '../src/clock.js';
-import { LaunchError, NotFoundError, QuotaExceededError, RateLimitedError, errorCode } from '../src/errors.js';
+import { CapacityError, LaunchError, NotFoundError, QuotaExceededError, RateLimitedError, errorCode } from '../src/errors.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { chooseFlavor, type CloudImage, type CloudServer, type CreateServerRequest, type Flavor, type ProviderDriver, type Quota } from './provider.js';
 import { cappedRetryAfter, retryPolicy, withRetry, type RetryPolicy } from './retry.js';
@@ -25,6 +28,8 @@ export interface ManagedProviderOptions {
   onApiCall?: (op: string, outcome: string, ms: number) => void;
   /** How long flavor and image lists are reused (default 10 minutes). */
   cacheTtlMs?: number;
+  /** How long creates of a flavor wait after the cloud said it has no capacity for it (default 2 minutes). */
+  capacityPauseMs?: number;
 }
 
 export interface ProviderStats {
@@ -37,6 +42,9 @@ export interface ProviderStats {
 const GONE_RAW = new Set(['deleted', 'soft_deleted', 'terminated']);
 
 const DEFAULT_CACHE_TTL_MS = 10 * 60_000;
+const DEFAULT_CAPACITY_PAUSE_MS = 2 * 60_000;
+/** The one bucket of a driver that declares none (config `rate`, `rate-burst`). */
+const DEFAULT_BUCKET = 'default';
 
 class TtlCache<T> {
   private value: { data: T; at: number } | null = null;
@@ -80,7 +88,11 @@ export class ManagedProvider {
   private readonly driver: ProviderDriver;
   private readonly clock: Clock;
   private readonly log: Logger;
-  private readonly bucket: TokenBucket;
+  /** The cloud's buckets as the driver declares them, else one from config `rate`. */
+  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly capacityPauseMs: number;
+  /** Flavor id -> when creates of it may go out again (the cloud had no capacity). */
+  private readonly pausedFlavors = new Map<string, number>();
   private readonly poller: ServerPoller;
   private readonly policy: RetryPolicy;
   private readonly random: () => number;
@@ -98,7 +110,12 @@ export class ManagedProvider {
     setMaxListeners(0, this.closer.signal);
     this.clock = opts.clock ?? systemClock;
     this.log = (opts.log ?? silentLogger).child({ provider: driver.name });
-    this.bucket = new TokenBucket({ intervalMs: opts.rateSeconds * 1000, burst: opts.burst, clock: this.clock });
+    if (driver.rateLimits) {
+      for (const b of driver.rateLimits.buckets) this.buckets.set(b.name, new TokenBucket({ intervalMs: 1000 / b.refillPerSecond, burst: b.burst, clock: this.clock }));
+    } else {
+      this.buckets.set(DEFAULT_BUCKET, new TokenBucket({ intervalMs: opts.rateSeconds * 1000, burst: opts.burst, clock: this.clock }));
+    }
+    this.capacityPauseMs = opts.capacityPauseMs ?? DEFAULT_CAPACITY_PAUSE_MS;
     this.policy = retryPolicy(opts.retry);
     this.random = opts.random ?? Math.random;
     this.onApiCall = opts.onApiCall;
@@ -118,10 +135,17 @@ export class ManagedProvider {
    * before each retry the server list is searched for a server this very request could have
    * created: named `req.name` and carrying every entry of `req.metadata`. Callers put their
    * identity there (deployment id and node id, model.serverMetadata): a cloud project may hold a
-   * same-named server of another installation, and that one is never adopted.
+   * same-named server of another installation, and that one is never adopted. Every retry of
+   * this call carries the same `clientToken`, for clouds that make creates idempotent by one.
+   * After a CapacityError for a flavor, creates of that flavor fail at once for a while.
    */
-  createServer(req: CreateServerRequest, signal?: AbortSignal): Promise<CloudServer> {
+  createServer(request: CreateServerRequest, signal?: AbortSignal): Promise<CloudServer> {
+    const req: CreateServerRequest = { ...request, clientToken: request.clientToken ?? randomUUID() };
     const created = (s: CloudServer) => s.name === req.name && Object.entries(req.metadata).every(([k, v]) => s.metadata[k] === v);
+    const pausedUntil = this.pausedFlavors.get(req.flavorId);
+    if (pausedUntil !== undefined && pausedUntil > this.clock.now()) {
+      return Promise.reject(new CapacityError(`provider ${this.name}: no capacity for flavor ${req.flavorId}; creates of it paused for ${Math.ceil((pausedUntil - this.clock.now()) / 1000)} s`));
+    }
     return this.retry(
       async (attempt) => {
         if (attempt > 0) {
@@ -132,11 +156,24 @@ export class ManagedProvider {
             return existing;
           }
         }
-        return this.call('createServer', () => this.driver.createServer(req), signal);
+        try {
+          return await this.call('createServer', () => this.driver.createServer(req), signal);
+        } catch (err) {
+          if (err instanceof CapacityError) {
+            this.pausedFlavors.set(req.flavorId, this.clock.now() + this.capacityPauseMs);
+            this.log.warn({ flavor: req.flavorId, pauseMs: this.capacityPauseMs }, 'cloud has no capacity for this flavor; pausing its creates');
+          }
+          throw err;
+        }
       },
       'createServer',
       signal,
     );
+  }
+
+  /** Whether creates of this flavor are paused after a CapacityError (for views and the planner). */
+  flavorPaused(flavorId: string): boolean {
+    return (this.pausedFlavors.get(flavorId) ?? 0) > this.clock.now();
   }
 
   /**
@@ -304,7 +341,7 @@ export class ManagedProvider {
       const reason = new DOMException(`provider ${this.name} closed`, 'AbortError');
       this.closer.abort(reason);
       this.poller.close();
-      this.bucket.close(reason);
+      for (const b of this.buckets.values()) b.close(reason);
       try {
         await this.driver.close();
       } catch (err) {
@@ -321,9 +358,21 @@ export class ManagedProvider {
     return servers;
   }
 
-  /** One driver call: a token, the call, its timing and outcome; a 429 pauses the bucket. */
+  /** Tokens `op` takes, per bucket. */
+  private cost(op: string): [TokenBucket, number][] {
+    const rl = this.driver.rateLimits;
+    if (!rl) return [[this.buckets.get(DEFAULT_BUCKET)!, 1]];
+    return Object.entries(rl.cost(op)).flatMap(([name, n]) => {
+      const b = this.buckets.get(name);
+      return b && n > 0 ? [[b, n] as [TokenBucket, number]] : [];
+    });
+  }
+
+  /** One driver call: its tokens, the call, its timing and outcome; a Retry-After pauses its buckets. */
   private async call<T>(op: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    await this.bucket.take(this.signalFor(signal));
+    const cost = this.cost(op);
+    const s = this.signalFor(signal);
+    for (const [bucket, n] of cost) for (let i = 0; i < n; i++) await bucket.take(s);
     const started = this.clock.now();
     this.counts.calls++;
     this.counts.byOp[op] = (this.counts.byOp[op] ?? 0) + 1;
@@ -335,7 +384,7 @@ export class ManagedProvider {
       const code = errorCode(err);
       this.counts.errors[code] = (this.counts.errors[code] ?? 0) + 1;
       this.report(op, code, started);
-      if (err instanceof RateLimitedError && err.retryAfterMs !== null) this.bucket.pause(cappedRetryAfter(err.retryAfterMs, this.policy));
+      if (err instanceof RateLimitedError && err.retryAfterMs !== null) for (const [bucket] of cost) bucket.pause(cappedRetryAfter(err.retryAfterMs, this.policy));
       throw err;
     }
   }

@@ -70,16 +70,43 @@ export interface CreateServerRequest {
   /** `auto` (the cloud picks), `none` (no network), or network ids or names. Default: the provider's config. */
   networks?: NetworkChoice;
   configDrive?: boolean;
+  /**
+   * Idempotency token, the same for every retry of one create (ManagedProvider sets it). A cloud
+   * that supports one (EC2's ClientToken) makes at most one server per token, so a retried create
+   * whose first answer was lost cannot make a second server. Clouds without one ignore it.
+   */
+  clientToken?: string;
+}
+
+/** One of the cloud's own API token buckets, as its driver knows them. */
+export interface RateBucket {
+  name: string;
+  /** Tokens the bucket holds when full. */
+  burst: number;
+  refillPerSecond: number;
+}
+
+/**
+ * The buckets a cloud meters us by (EC2 publishes several: reads, mutations, RunInstances, and
+ * a resource bucket per instance). A driver that declares them is paced by them instead of the
+ * provider's single `rate` bucket.
+ */
+export interface DriverRateLimits {
+  buckets: readonly RateBucket[];
+  /** Tokens one call of a driver method (`createServer`, `listServers`, ...) takes from each bucket, by name. */
+  cost(op: string): Readonly<Record<string, number>>;
 }
 
 /**
  * A cloud driver. Methods are single API operations (with pagination where the API has it);
- * they throw the typed errors of src/errors.ts (NotFoundError, QuotaExceededError,
+ * they throw the typed errors of src/errors.ts (NotFoundError, QuotaExceededError, CapacityError,
  * RateLimitedError, ConflictError, CloudServerError, CloudNetworkError, BadRequestError,
  * AuthError). Rate limiting and retries are added around a driver by ManagedProvider.
  */
 export interface ProviderDriver {
   readonly name: string;
+  /** The cloud's API buckets; absent: one bucket from the provider's `rate` and `rate-burst`. */
+  readonly rateLimits?: DriverRateLimits;
   createServer(req: CreateServerRequest): Promise<CloudServer>;
   /** Every server in the project/account, all pages. */
   listServers(): Promise<CloudServer[]>;

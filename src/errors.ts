@@ -43,7 +43,16 @@ export class NotFoundError extends CloudError {
 
 /** The cloud refused because a quota is used up: not retried blindly; shrinks the capacity estimate. */
 export class QuotaExceededError extends CloudError {
-  override readonly code = 'quota';
+  override readonly code: string = 'quota';
+}
+
+/**
+ * The cloud has no capacity for this flavor right now (EC2: InsufficientInstanceCapacity). Handled
+ * as a quota answer (the launch is dropped, the estimate shrinks, nothing is retried blindly), and
+ * ManagedProvider pauses creates of that flavor for a while.
+ */
+export class CapacityError extends QuotaExceededError {
+  override readonly code = 'capacity';
 }
 
 export class RateLimitedError extends CloudError {
