@@ -1,24 +1,29 @@
-// One image bake, as a sequence of steps logged "from -> to" with the build (image row) id:
-//   boot -> active -> ssh -> upload -> setup -> snapshot -> saved -> cleanup -> ready
+// One image bake, as a sequence of steps logged "from -> to" with the build (image row) id and
+// kept on the row (`step`), so image-list and image-update show where a bake is:
+//   boot -> active -> ssh -> upload -> setup -> snapshot -> saved -> cleanup -> validate -> ready
 // Boot the provider image's base-image as a template server carrying our metadata, wait until
 // it is ACTIVE and answers SSH, copy images/ to /opt/nodepool-scripts over SFTP, run the setup
 // script there with NODEPOOL_* variables and the hostname as argument (output to a per-build log
 // file and to debug logs), snapshot it, wait until the snapshot is active, delete the template.
-// Any failure deletes the template server and any partial image and marks the build failed with
-// its reason; nothing it created is left behind. The whole bake has `build-timeout`; the
-// snapshot wait has `snapshot-timeout` within it.
-import { createWriteStream } from 'node:fs';
+// Then validate: boot one test server from the snapshot, wait for SSH, run the image-check
+// script if configured (exit 0 = good), delete the test server. Only then is the image ready
+// (current). Any failure deletes the template or test server and the snapshot and marks the
+// build failed with its reason; nothing it created is left behind (what a crash leaves, the
+// builder's recovery and the leak rule remove). The whole bake has `build-timeout`; the snapshot
+// wait has `snapshot-timeout` within it.
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Client } from 'ssh2';
 import type { Clock } from '../clock.js';
 import type { ProviderImageConfig } from '../config.js';
 import type { ProviderRuntime } from '../context.js';
-import { LaunchError, TimeoutError, errorCode } from '../errors.js';
+import { InvalidTransitionError, LaunchError, TimeoutError, errorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { imageMetadata, type ImageRecord } from '../model.js';
 import { waitForSsh } from '../ssh-check.js';
 import type { Store } from '../store/store.js';
+import type { CloudServer } from '../../providers/provider.js';
 import { connectSsh, openSftp, runRemote, uploadDirectory } from './remote.js';
 
 export const REMOTE_SCRIPTS_DIR = '/opt/nodepool-scripts';
@@ -36,84 +41,163 @@ export interface BakeDeps {
   logDir: string;
 }
 
-type Step = 'boot' | 'active' | 'ssh' | 'upload' | 'setup' | 'snapshot' | 'saved' | 'cleanup' | 'ready';
+export const BAKE_STEPS = ['boot', 'active', 'ssh', 'upload', 'setup', 'snapshot', 'saved', 'cleanup', 'validate', 'ready'] as const;
+export type BakeStep = (typeof BAKE_STEPS)[number];
 
 /** `template-{image}-{timestamp}`, as Nodepool 0.x names template servers (config `template-hostname` may change the pattern). */
 export function templateHostname(pattern: string, image: string, timestamp: string): string {
   return pattern.replace(/\{image\}/g, image).replace(/\{timestamp\}/g, timestamp).toLowerCase().replace(/[^a-z0-9-]/g, '-');
 }
 
-/** Bakes `image` on the runtime's provider; resolves with the image row, ready or failed. Never throws for a failed bake. */
-export async function bake(deps: BakeDeps, imageName: string, signal?: AbortSignal): Promise<ImageRecord> {
+/** The image version: the bake's start time, `20261202T021400Z` (sorts as it ages). */
+export function imageVersion(startedMs: number): string {
+  return new Date(startedMs).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
+/** Creates the build's row (state building) for `image`; `bake` then runs it. */
+export async function startBuild(deps: Pick<BakeDeps, 'store' | 'clock' | 'runtime'>, imageName: string): Promise<ImageRecord> {
   const { store, clock, runtime: rt } = deps;
   const image = rt.cfg.images.find((i) => i.name === imageName);
   if (!image?.setup) throw new RangeError(`provider ${rt.cfg.name}: image ${imageName} has no setup script to bake`);
   const started = clock.now();
-  const version = new Date(started).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  let row = await store.createImage({ provider: rt.cfg.name, image: imageName, version });
+  const row = await store.createImage({ provider: rt.cfg.name, image: imageName, version: imageVersion(started) });
+  const hostname = templateHostname(image['template-hostname'], imageName, String(Math.floor(started / 1000)));
+  return store.updateImage(row.id, { hostname, step: 'boot' });
+}
+
+/**
+ * Bakes `image` on the runtime's provider (a new row, or the one `startBuild` made); resolves
+ * with the image row, ready or failed. Never throws for a failed bake.
+ */
+export async function bake(deps: BakeDeps, imageOrRow: string | ImageRecord, signal?: AbortSignal): Promise<ImageRecord> {
+  const { store, clock, runtime: rt } = deps;
+  let row = typeof imageOrRow === 'string' ? await startBuild(deps, imageOrRow) : imageOrRow;
+  const imageName = row.image;
+  const image = rt.cfg.images.find((i) => i.name === imageName);
+  if (!image?.setup) throw new RangeError(`provider ${rt.cfg.name}: image ${imageName} has no setup script to bake`);
+  const started = row.created;
+  const hostname = row.hostname!;
   const log = deps.log.child({ build: row.id, provider: rt.cfg.name, image: imageName });
-  const hostname = templateHostname('template-{image}-{timestamp}', imageName, String(Math.floor(started / 1000)));
-  row = await store.updateImage(row.id, { hostname });
 
   const deadline = new AbortController();
   const timer = new AbortController();
-  clock.sleep(image['build-timeout'], timer.signal).then(
+  clock.sleep(remaining(clock, started, image['build-timeout']), timer.signal).then(
     () => deadline.abort(new TimeoutError(`build-timeout: not done after ${image['build-timeout']} ms`)),
     () => undefined,
   );
   const stop = signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal;
-  let step: Step = 'boot';
-  const to = (next: Step) => {
+  let step: BakeStep = 'boot';
+  const to = async (next: BakeStep) => {
     log.info(`build ${row.id}: ${step} -> ${next}`);
     step = next;
+    row = await store.updateImage(row.id, { step });
   };
   let serverId: string | null = null;
   let snapshotId: string | null = null;
   let conn: Client | null = null;
+  const budget = () => remaining(clock, started, image['build-timeout']);
   try {
     const [base, flavor] = await Promise.all([rt.api.findImage(image['base-image']), rt.api.findFlavor(image['min-ram'], image['name-filter'])]);
     stop.throwIfAborted();
     const metadata = imageMetadata(deps.deploymentId, row);
-    const server = await rt.api.createServer({ name: hostname, imageId: base.id, flavorId: flavor.id, metadata, keyName: rt.cfg.keypair, networks: rt.cfg.networks }, stop);
-    serverId = server.id;
-    await store.updateImage(row.id, { serverId });
-    to('active');
-    const active = await rt.api.waitForActive(serverId, remaining(clock, started, image['build-timeout']), stop);
-    if (!active.ip) throw new LaunchError(`template server ${serverId} is ACTIVE but has no usable address for SSH`);
-    to('ssh');
-    const key = await deps.readKey(image['private-key']);
-    const target = { host: active.ip, port: rt.cfg['ssh-port'], username: image.username, privateKey: key };
-    await waitForSsh(target, { timeoutMs: Math.min(rt.cfg['boot-timeout'], remaining(clock, started, image['build-timeout'])), clock, signal: stop, keyName: image['private-key'] });
-    conn = await connectSsh(target, 30_000);
-    to('upload');
+    // One server at a time: its id is on the row before anything else happens, so a crash leaves it findable.
+    const boot = async (name: string, imageId: string): Promise<CloudServer> => {
+      const server = await rt.api.createServer({ name, imageId, flavorId: flavor.id, metadata, keyName: rt.cfg.keypair, networks: rt.cfg.networks }, stop);
+      serverId = server.id;
+      await store.updateImage(row.id, { serverId });
+      return server;
+    };
+    await boot(hostname, base.id);
+    await to('active');
+    const active = await rt.api.waitForActive(serverId!, budget(), stop);
+    await to('ssh');
+    conn = await sshTo(deps, image, active, 'template', stop, budget());
+    await to('upload');
     const files = await uploadDirectory(await openSftp(conn), deps.imagesDir, REMOTE_SCRIPTS_DIR);
     log.debug({ files }, 'images/ copied to the template server');
-    to('setup');
-    await runSetup(deps, conn, image, row, hostname, active.az, log, stop);
+    await to('setup');
+    await runScript(deps, conn, image.setup, row, hostname, active.az, log, stop, 'setup');
     conn.end();
     conn = null;
-    to('snapshot');
-    snapshotId = await rt.api.createImage(serverId, `${imageName}-${version}`, metadata, stop);
+    await to('snapshot');
+    snapshotId = await rt.api.createImage(serverId!, `${imageName}-${row.version}`, metadata, stop);
     await store.updateImage(row.id, { externalId: snapshotId });
-    to('saved');
-    await waitForSnapshot(deps, snapshotId, Math.min(image['snapshot-timeout'], remaining(clock, started, image['build-timeout'])), stop);
-    to('cleanup');
-    await removeServer(rt, serverId, stop);
+    await to('saved');
+    await waitForSnapshot(deps, snapshotId, Math.min(image['snapshot-timeout'], budget()), stop);
+    await to('cleanup');
+    await removeServer(rt, serverId!, stop);
     serverId = null;
-    to('ready');
-    return await store.transitionImage(row.id, 'ready', { reason: `baked in ${Math.round((clock.now() - started) / 1000)} s` });
+    await store.updateImage(row.id, { serverId: null });
+    await to('validate');
+    await validate(deps, image, row, boot, log, stop, budget);
+    await removeServer(rt, serverId!, stop);
+    serverId = null;
+    await store.updateImage(row.id, { serverId: null });
+    const took = Math.round((clock.now() - started) / 1000);
+    log.info(`build ${row.id}: validate -> ready`);
+    return await store.transitionImage(row.id, 'ready', { reason: `baked and validated in ${took} s`, patch: { step: 'ready' } });
   } catch (caught) {
     const err = deadline.signal.aborted ? deadline.signal.reason : caught;
     const reason = `${step}: ${(err as Error).message}`;
     log.warn({ err, step, reason: errorCode(err) }, `build ${row.id}: ${step} -> failed`);
     conn?.end();
-    // Leave nothing behind, whatever the step: the template server, then any partial image.
+    // Leave nothing behind, whatever the step: the template or test server, then any partial image.
     const cleanup = AbortSignal.timeout(10 * 60_000);
-    if (serverId) await removeServer(rt, serverId, cleanup).catch((e) => log.warn({ err: e, server: serverId }, 'could not delete the template server; cleanup will find it by its metadata'));
+    const leftServer: string | null = serverId;
+    if (leftServer) await removeServer(rt, leftServer, cleanup).catch((e) => log.warn({ err: e, server: leftServer }, 'could not delete the bake server; cleanup will find it by its metadata'));
     if (snapshotId) await rt.api.deleteImage(snapshotId).catch((e) => log.warn({ err: e, snapshot: snapshotId }, 'could not delete the partial image; cleanup will find it by its metadata'));
-    return store.transitionImage(row.id, 'failed', { reason, patch: { reason } });
+    return failed(store, row.id, reason);
   } finally {
     timer.abort();
+  }
+}
+
+/** Marks the build failed; a row an operator deleted meanwhile stays deleting. */
+async function failed(store: Store, id: number, reason: string): Promise<ImageRecord> {
+  try {
+    return await store.transitionImage(id, 'failed', { reason, patch: { reason } });
+  } catch (err) {
+    const row = await store.getImage(id);
+    if (err instanceof InvalidTransitionError && row) return row;
+    throw err;
+  }
+}
+
+/** Waits until the server answers SSH and logs in (the template, or a test server). */
+async function sshTo(deps: BakeDeps, image: ProviderImageConfig, server: CloudServer, role: string, signal: AbortSignal, budgetMs: number): Promise<Client> {
+  const rt = deps.runtime;
+  if (!server.ip) throw new LaunchError(`${role} server ${server.id} is ACTIVE but has no usable address for SSH`);
+  const key = await deps.readKey(image['private-key']);
+  const target = { host: server.ip, port: rt.cfg['ssh-port'], username: image.username, privateKey: key };
+  await waitForSsh(target, { timeoutMs: Math.min(rt.cfg['boot-timeout'], budgetMs), clock: deps.clock, signal, keyName: image['private-key'] });
+  return connectSsh(target, 30_000);
+}
+
+/**
+ * Boots a test server from the new snapshot: it must become ACTIVE and answer SSH, and the
+ * image-check script (when configured) must exit 0 on it. Throws with the reason otherwise.
+ */
+async function validate(
+  deps: BakeDeps,
+  image: ProviderImageConfig,
+  row: ImageRecord,
+  boot: (name: string, imageId: string) => Promise<CloudServer>,
+  log: Logger,
+  signal: AbortSignal,
+  budget: () => number,
+): Promise<void> {
+  const rt = deps.runtime;
+  const name = `${row.hostname}-check`;
+  const server = await boot(name, row.externalId!);
+  const active = await rt.api.waitForActive(server.id, budget(), signal);
+  if (!image['host-key-checking'] && !image['image-check']) return;
+  const conn = await sshTo(deps, image, active, 'test', signal, budget());
+  try {
+    if (!image['image-check']) return;
+    await uploadDirectory(await openSftp(conn), deps.imagesDir, REMOTE_SCRIPTS_DIR);
+    await runScript(deps, conn, image['image-check'], row, name, active.az, log, signal, 'image-check');
+  } finally {
+    conn.end();
   }
 }
 
@@ -121,12 +205,19 @@ function remaining(clock: Clock, started: number, budget: number): number {
   return Math.max(1, budget - (clock.now() - started));
 }
 
-async function runSetup(deps: BakeDeps, conn: Client, image: ProviderImageConfig, row: ImageRecord, hostname: string, az: string | null, log: Logger, signal: AbortSignal): Promise<void> {
+/**
+ * Runs a script from images/ on the server with the NODEPOOL_* variables and the hostname as
+ * argument; its output goes to the build's log file and to debug logs. A non-zero exit throws,
+ * with the script's last line of stderr as the reason.
+ */
+async function runScript(deps: BakeDeps, conn: Client, script: string, row: ImageRecord, hostname: string, az: string | null, log: Logger, signal: AbortSignal, role: 'setup' | 'image-check'): Promise<void> {
   const cfg = deps.runtime.cfg;
   await mkdir(deps.logDir, { recursive: true });
   const file = join(deps.logDir, `${row.provider}-${row.image}-${row.id}.log`);
-  const out = createWriteStream(file, { flags: 'a' });
+  const out: WriteStream = createWriteStream(file, { flags: 'a' });
+  let lastErr = '';
   try {
+    out.write(`--- ${role}: ${script} ${hostname}\n`);
     const env = {
       NODEPOOL_PROVIDER: cfg.name,
       NODEPOOL_IMAGE: row.image,
@@ -134,15 +225,19 @@ async function runSetup(deps: BakeDeps, conn: Client, image: ProviderImageConfig
       NODEPOOL_REGION: cfg['region-name'] ?? '',
       NODEPOOL_AZ: az ?? '',
     };
-    const result = await runRemote(conn, [`${REMOTE_SCRIPTS_DIR}/${image.setup}`, hostname], {
+    const result = await runRemote(conn, [`${REMOTE_SCRIPTS_DIR}/${script}`, hostname], {
       env,
       signal,
       onOutput: (chunk, stream) => {
         out.write(chunk);
-        log.debug({ stream, output: chunk.trimEnd() }, 'setup output');
+        if (stream === 'stderr') lastErr = chunk.trim().split('\n').pop() ?? lastErr;
+        log.debug({ stream, output: chunk.trimEnd() }, `${role} output`);
       },
     });
-    if (result.code !== 0) throw new LaunchError(`setup script ${image.setup} exited ${result.code ?? `on signal ${result.signal}`} (log: ${file})`);
+    if (result.code !== 0) {
+      const why = lastErr ? `: ${lastErr}` : '';
+      throw new LaunchError(`${role} script ${script} exited ${result.code ?? `on signal ${result.signal}`}${why} (log: ${file})`);
+    }
   } finally {
     await new Promise<void>((resolve) => out.end(resolve));
   }

@@ -63,3 +63,16 @@ export function bakeDue(h: BakeHistory, schedule: Cron, now: number, backoff: Ba
   if (fired !== null && (h.lastStarted === null || h.lastStarted < fired)) return { due: true, reason: 'scheduled' };
   return { due: false, reason: 'current', nextAt: nextFiring(schedule, now) };
 }
+
+/** A provider image's BakeHistory from its image rows (any states), newest build deciding. */
+export function bakeHistory(rows: readonly { state: string; created: number; stateTime: number }[], flags: { paused: boolean; running: boolean }): BakeHistory {
+  const newestReady = Math.max(-Infinity, ...rows.filter((r) => r.state === 'ready').map((r) => r.created));
+  const failures = rows.filter((r) => r.state === 'failed' && r.created > newestReady);
+  return {
+    lastStarted: rows.length ? Math.max(...rows.map((r) => r.created)) : null,
+    hasReady: newestReady > -Infinity,
+    failures: failures.length,
+    lastFailure: failures.length ? Math.max(...failures.map((r) => r.stateTime)) : null,
+    ...flags,
+  };
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bakeDue, lastFiring, nextFiring, parseSchedule, type BakeHistory } from '../../src/builder/schedule.js';
+import { bakeDue, bakeHistory, lastFiring, nextFiring, parseSchedule, type BakeHistory } from '../../src/builder/schedule.js';
 
 const at = (iso: string) => Date.parse(iso);
 const daily = parseSchedule('14 2 * * *');
@@ -36,5 +36,16 @@ describe('bake schedule (UTC)', () => {
 
   it('names a pattern croner cannot read', () => {
     expect(() => parseSchedule('61 2 * * *')).toThrow(/cron schedule "61 2 \* \* \*"/);
+  });
+
+  it('derives the history from the image rows: failures since the newest ready build count', () => {
+    const rows = [
+      { state: 'ready', created: 100, stateTime: 150 },
+      { state: 'failed', created: 50, stateTime: 60 },
+      { state: 'failed', created: 200, stateTime: 210 },
+      { state: 'failed', created: 300, stateTime: 330 },
+    ];
+    expect(bakeHistory(rows, { paused: false, running: false })).toEqual({ lastStarted: 300, hasReady: true, failures: 2, lastFailure: 330, paused: false, running: false });
+    expect(bakeHistory([], { paused: true, running: false })).toEqual({ lastStarted: null, hasReady: false, failures: 0, lastFailure: null, paused: true, running: false });
   });
 });
