@@ -6,6 +6,7 @@ import { knownDeploymentId } from '../../deployment-id.js';
 import { silentLogger } from '../../log.js';
 import { META_DEPLOYMENT, META_NODE_ID, META_OWNER, OWNER, type NodeRecord } from '../../model.js';
 import { isOurs } from '../../reconcile.js';
+import { listTargetAliens, type TargetAliensReport } from '../../targets/aliens.js';
 import type { CliContext } from '../context.js';
 import { formatTable } from '../table.js';
 
@@ -55,12 +56,14 @@ export function register(program: Command, ctx: CliContext): void {
     .command('alien-list')
     .description('list servers in the configured providers that no node owns')
     .option('--json', 'print a JSON array')
-    .action(async (opts: { json?: boolean }, cmd: Command) => {
+    .option('--targets', 'list agents on the configured masters that no node knows (listed, never touched)')
+    .action(async (opts: { json?: boolean; targets?: boolean }, cmd: Command) => {
       const config = ctx.loadConfig(cmd);
       const { nodes, deploymentId } = await ctx.withStore(cmd, async (store) => ({
         nodes: await store.listNodes(),
         deploymentId: await knownDeploymentId(store, config['deployment-id']),
       }));
+      if (opts.targets) return printTargetAliens(ctx, await listTargetAliens(config, nodes, { log: silentLogger, clock: ctx.io.clock }), opts.json);
       const aliens: Alien[] = [];
       for (const cfg of config.providers) {
         try {
@@ -79,4 +82,12 @@ export function register(program: Command, ctx: CliContext): void {
       if (opts.json) ctx.printJson(aliens);
       else ctx.print(formatTable(['Provider', 'Hostname', 'Server ID', 'IP', 'Owner'], aliens.map((a) => [a.provider, a.hostname, a.serverId, a.ip, a.owner])));
     });
+}
+
+function printTargetAliens(ctx: CliContext, report: TargetAliensReport, json?: boolean): void {
+  for (const name of report.skipped) ctx.io.err.write(`note: target ${name} cannot list its agents (a Gearman manager has no such request): skipped\n`);
+  for (const f of report.failed) ctx.io.err.write(`error: target ${f.target}: ${f.error}\n`);
+  if (report.failed.length) ctx.exitCode = 1;
+  if (json) ctx.printJson(report.aliens);
+  else ctx.print(formatTable(['Target', 'Agent', 'State', 'Labels', 'Description'], report.aliens.map((a) => [a.target, a.name, a.state, a.labels.join(' '), a.description])));
 }
