@@ -35,6 +35,7 @@ import { createDriver } from '../providers/registry.js';
 import { errorCode } from './errors.js';
 import { resolveDeploymentId } from './deployment-id.js';
 import type { LiveFigures } from './views.js';
+import { createStatsd } from './statsd.js';
 
 export interface DaemonOptions {
   configPath: string;
@@ -142,6 +143,9 @@ export class Daemon {
         this.targetReconcile.request('build number gap');
       },
     });
+    // Pool gauges are read from the store at scrape time; statsd (if configured) gets the same snapshot.
+    this.metrics.bind(this);
+    this.metrics.statsd = createStatsd(cfg, opts.env ?? process.env, this.log, () => this.metrics.refresh());
     this.cloudHealth = new CloudHealth({ clock: this.clock, log: this.log, onState: (provider, up) => this.metrics.cloudUp.set({ provider }, up ? 1 : 0) });
     this.cleanupPass = new Cleanup({
       cloudHealth: this.cloudHealth,
@@ -217,7 +221,8 @@ export class Daemon {
       rateSeconds: p.rate,
       burst: p['rate-burst'],
       pollIntervalMs: p['poll-interval'],
-      onApiCall: (op, outcome) => this.metrics.apiCalls.inc({ provider: p.name, op, outcome }),
+      onApiCall: (op, outcome, ms) => this.metrics.apiCall(p.name, op, outcome, ms),
+      onRateLimitWait: (ms) => this.metrics.rateLimited(p.name, ms),
     });
   }
 
@@ -262,7 +267,7 @@ export class Daemon {
     for (const u of unassigned) this.log.debug({ job: u.job, waiting: u.waiting }, 'demand for a job with no known label');
     this.metrics.demandUnassigned.set(unassigned.reduce((sum, u) => sum + u.waiting, 0));
     this.metrics.gearmanUp.reset();
-    for (const g of source.health()) this.metrics.gearmanUp.set({ server: `${g.host}:${g.port}` }, g.up ? 1 : 0);
+    for (const g of source.health()) this.metrics.gearmanPolled(`${g.host}:${g.port}`, g.up);
     this.demand = demand;
     this.requestPlan('demand');
   }
@@ -333,7 +338,6 @@ export class Daemon {
   private async planOnce(): Promise<void> {
     const cfg = this.cfg;
     const nodes = await this.store.listNodes();
-    this.updateGauges(nodes);
     const now = this.clock.now();
     const result = plan({
       labels: cfg.labels.map((l) => ({
@@ -381,11 +385,6 @@ export class Daemon {
       }
     }
     return { name: p.name, maxServers: p['max-servers'], cloudLimit: limits?.instances ?? null, coresLimit: limits?.cores, ramLimitMb: limits?.ramMb, flavors };
-  }
-
-  private updateGauges(nodes: readonly NodeRecord[]): void {
-    this.metrics.nodes.reset();
-    for (const n of nodes) this.metrics.nodes.inc({ provider: n.provider, label: n.label, state: n.state });
   }
 
   private startLaunch(node: NodeRecord): void {
@@ -521,6 +520,7 @@ export class Daemon {
       async () => this.deleter.stop(),
       async () => this.providers.close(),
       async () => Promise.allSettled([...this.targets.values()].map((t) => t.close())),
+      async () => this.metrics.close(),
       async () => this.store.close(),
     ];
     for (const step of steps) {
