@@ -26,6 +26,8 @@ export interface ManagedProviderOptions {
   random?: () => number;
   /** Called after every driver call with its outcome ('ok' or the error code) and duration. */
   onApiCall?: (op: string, outcome: string, ms: number) => void;
+  /** Called when a call waited for tokens of its buckets (rate, rate-burst, Retry-After), with the wait. */
+  onRateLimitWait?: (ms: number) => void;
   /** How long flavor and image lists are reused (default 10 minutes). */
   cacheTtlMs?: number;
   /** How long creates of a flavor wait after the cloud said it has no capacity for it (default 2 minutes). */
@@ -97,6 +99,7 @@ export class ManagedProvider {
   private readonly policy: RetryPolicy;
   private readonly random: () => number;
   private readonly onApiCall?: (op: string, outcome: string, ms: number) => void;
+  private readonly onRateLimitWait?: (ms: number) => void;
   private readonly flavors: TtlCache<Flavor[]>;
   private readonly images: TtlCache<CloudImage[]>;
   private readonly closer = new AbortController();
@@ -119,6 +122,7 @@ export class ManagedProvider {
     this.policy = retryPolicy(opts.retry);
     this.random = opts.random ?? Math.random;
     this.onApiCall = opts.onApiCall;
+    this.onRateLimitWait = opts.onRateLimitWait;
     this.poller = new ServerPoller({
       clock: this.clock,
       log: this.log,
@@ -372,8 +376,10 @@ export class ManagedProvider {
   private async call<T>(op: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     const cost = this.cost(op);
     const s = this.signalFor(signal);
+    const queued = this.clock.now();
     for (const [bucket, n] of cost) for (let i = 0; i < n; i++) await bucket.take(s);
     const started = this.clock.now();
+    if (started > queued) this.onRateLimitWait?.(started - queued);
     this.counts.calls++;
     this.counts.byOp[op] = (this.counts.byOp[op] ?? 0) + 1;
     try {

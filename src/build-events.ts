@@ -106,6 +106,7 @@ export class BuildEventHandler {
     // onStarted may have been lost (a publisher restart): the build still ran, so the node is used.
     if (node.state === 'ready') await ctx.store.transitionNode(node.id, 'in-use', { from: ['ready'], reason: `${why} (onStarted missed)` });
     const used = node.state === 'used' ? node : await ctx.store.transitionNode(node.id, 'used', { reason: why });
+    ctx.metrics.jobFinished(ev.name, node.state === 'in-use' ? ctx.clock.now() - node.stateTime : null);
     log.info({ status }, node.state === 'ready' ? 'node ready -> in-use -> used (onStarted missed)' : `node ${node.state} -> used`);
     const rule = jobRule(ctx.config().jobs, ev.name);
     if (rule && rule['hold-on-failure'] > 0 && status !== 'SUCCESS') {

@@ -70,7 +70,7 @@ export class Deleter {
       await ctx.store.removeNode(node.id);
       this.failures.delete(node.id);
       this.unregistered.delete(node.id);
-      ctx.metrics.deletes.inc({ provider: node.provider, outcome: 'ok' });
+      ctx.metrics.deleteEnded(node, 'ok');
       log.info({ server: node.serverId }, 'node deleting -> gone');
       ctx.requestPlan('node deleted');
     } catch (err) {
@@ -78,7 +78,7 @@ export class Deleter {
       const prev = this.failures.get(node.id)?.count ?? 0;
       const backoff = Math.min(60_000, 1000 * 2 ** prev);
       this.failures.set(node.id, { count: prev + 1, notBefore: ctx.clock.now() + backoff });
-      ctx.metrics.deletes.inc({ provider: node.provider, outcome: errorCode(err) });
+      ctx.metrics.deleteEnded(node, errorCode(err));
       log.warn({ err, retryInMs: backoff }, 'delete failed; will retry');
     }
   }

@@ -8,6 +8,7 @@ import { nodeLogger, type Logger } from './log.js';
 import { waitForSsh } from './ssh-check.js';
 import type { PoolContext, ProviderRuntime } from './context.js';
 import type { ProviderImageConfig } from './config.js';
+import { currentImage } from './builder/retention.js';
 
 /** Tries of the register step within one attempt, with capped exponential backoff between them. */
 const REGISTER_TRIES = 5;
@@ -79,9 +80,8 @@ export class Launcher {
         current = await ctx.store.updateNode(node.id, { launchAttempts: fresh.launchAttempts + 1 });
         try {
           await this.attempt(current, rt, image, log, signal);
-          ctx.metrics.launches.inc({ provider: node.provider, label: node.label, outcome: 'ready' });
+          ctx.metrics.launchEnded(current, 'ready');
           ctx.launchEnded(node, 'ready');
-          ctx.metrics.launchSeconds.observe({ provider: node.provider, label: node.label }, (ctx.clock.now() - node.created) / 1000);
           log.info({ attempt: current.launchAttempts, ms: ctx.clock.now() - started }, 'node building -> ready');
           return;
         } catch (caught) {
@@ -94,7 +94,7 @@ export class Launcher {
           if (deadline.aborted) err = deadline.reason;
           if (err instanceof NotInStoreError) return;
           const code = errorCode(err);
-          ctx.metrics.launches.inc({ provider: node.provider, label: node.label, outcome: code });
+          ctx.metrics.launchEnded(current, code);
           await this.recordFailure(node, code, err, log);
           if (err instanceof QuotaExceededError) {
             // Not a launch failure: the cloud is full. Shrink the estimate and let the planner retry later.
@@ -132,12 +132,13 @@ export class Launcher {
     const p = rt.cfg;
     let serverId = node.serverId;
     if (!serverId) {
-      const [cloudImage, flavor] = await Promise.all([rt.api.findImage(image['base-image']), rt.api.findFlavor(image['min-ram'], image['name-filter'])]);
+      const [boot, flavor] = await Promise.all([this.bootImage(node, rt, image), rt.api.findFlavor(image['min-ram'], image['name-filter'])]);
       signal.throwIfAborted();
+      await ctx.store.updateNode(node.id, { imageId: boot.id, imageVersion: boot.version });
       const azs = p['availability-zones'];
       const server = await rt.api.createServer({
         name: node.hostname,
-        imageId: cloudImage.id,
+        imageId: boot.id,
         flavorId: flavor.id,
         metadata: { ...image.meta, ...serverMetadata(ctx.deploymentId, node) },
         az: azs.length ? azs[node.id % azs.length] : undefined,
@@ -196,8 +197,11 @@ export class Launcher {
   private async register(node: NodeRecord, target: Target, targetNode: TargetNode, log: Logger, signal: AbortSignal): Promise<string | null> {
     for (let tryNo = 1; ; tryNo++) {
       try {
-        return (await target.register(targetNode)).manager ?? null;
+        const { manager } = await target.register(targetNode);
+        this.ctx.metrics.registration(target.name, 'ok');
+        return manager ?? null;
       } catch (err) {
+        this.ctx.metrics.registration(target.name, errorCode(err));
         if (err instanceof RegisterTimeoutError) {
           // The late reply may still give the node to a manager: revoke it whatever happens next.
           await this.ctx.store.addPendingUnregister({ target: target.name, hostname: node.hostname, manager: null, nodeId: node.id });
@@ -213,6 +217,18 @@ export class Launcher {
         await this.ctx.clock.sleep(wait, signal);
       }
     }
+  }
+
+  /**
+   * What the server boots: the provider image's current baked image (the newest ready build) when
+   * it has a setup script, else its base-image. A baked image with no ready build yet cannot
+   * launch (the planner does not ask for it; a launch resumed after a restart may).
+   */
+  private async bootImage(node: NodeRecord, rt: ProviderRuntime, image: ProviderImageConfig): Promise<{ id: string; version: string | null }> {
+    if (!image.setup) return { id: (await rt.api.findImage(image['base-image'])).id, version: null };
+    const current = currentImage(await this.ctx.store.listImages({ provider: node.provider, image: node.image, states: ['ready'] }));
+    if (!current?.externalId) throw new LaunchError(`image ${node.image} on ${node.provider} has no ready build yet`);
+    return { id: current.externalId, version: current.version };
   }
 
   /** Deletes a failed attempt's server and waits until it is gone, so the retry can reuse the name. */

@@ -155,3 +155,70 @@ export function statusView(input: {
     ready: live === null ? null : input.cfg.providers.every((p) => live.providers[p.name]?.reconciled === true),
   };
 }
+
+/** Per provider and image: the current image's age and how the last bake ended. */
+export interface ImageBuildView {
+  provider: string;
+  image: string;
+  /** The newest ready image, if any: its version and age (since it was created) in seconds. */
+  current: { version: string; ageSeconds: number } | null;
+  /** The newest bake that ended (ready or failed, by state_time); null before the first. */
+  lastBuild: { version: string; result: 'ready' | 'failed'; time: number; reason: string | null } | null;
+  /** A bake is running now. */
+  building: boolean;
+}
+
+/**
+ * One record per (provider, image) present in the images table, sorted by provider then image.
+ * Rows being deleted count for neither the current image nor the last bake.
+ */
+export function imageBuildView(images: readonly ImageRecord[], now: number): ImageBuildView[] {
+  const groups = new Map<string, ImageRecord[]>();
+  for (const i of images) {
+    const key = `${i.provider}\u0000${i.image}`;
+    groups.set(key, [...(groups.get(key) ?? []), i]);
+  }
+  const out: ImageBuildView[] = [];
+  for (const rows of groups.values()) {
+    const newest = (xs: ImageRecord[], by: (r: ImageRecord) => number) => xs.reduce<ImageRecord | null>((a, r) => (a === null || by(r) > by(a) || (by(r) === by(a) && r.id > a.id) ? r : a), null);
+    const current = newest(rows.filter((r) => r.state === 'ready'), (r) => r.created);
+    const last = newest(rows.filter((r) => r.state === 'ready' || r.state === 'failed'), (r) => r.stateTime);
+    out.push({
+      provider: rows[0].provider,
+      image: rows[0].image,
+      current: current && { version: current.version, ageSeconds: Math.max(0, (now - current.created) / 1000) },
+      lastBuild: last && { version: last.version, result: last.state as 'ready' | 'failed', time: last.stateTime, reason: last.reason },
+      building: rows.some((r) => r.state === 'building'),
+    });
+  }
+  return out.sort((a, b) => a.provider.localeCompare(b.provider) || a.image.localeCompare(b.image));
+}
+
+/** Nodes per (provider, label, state), only the combinations that exist: the Prometheus gauge's series. */
+export function nodeCounts(nodes: readonly Pick<NodeRecord, 'provider' | 'label' | 'state'>[]): { provider: string; label: string; state: NodeState; count: number }[] {
+  const counts = new Map<string, { provider: string; label: string; state: NodeState; count: number }>();
+  for (const n of nodes) {
+    const key = `${n.provider}\u0000${n.label}\u0000${n.state}`;
+    const c = counts.get(key) ?? { provider: n.provider, label: n.label, state: n.state, count: 0 };
+    c.count++;
+    counts.set(key, c);
+  }
+  return [...counts.values()];
+}
+
+/** Everything the metrics, statsd gauges, status page and history read at one instant, from one store read. */
+export interface PoolSnapshot {
+  time: number;
+  labels: LabelView[];
+  providers: ProviderView[];
+  images: ImageBuildView[];
+  nodes: ReturnType<typeof nodeCounts>;
+  /** Nodes by target and state, for every configured target (statsd nodepool.target.T.nodes.STATE). */
+  targets: Record<string, StateCounts>;
+}
+
+export function poolSnapshot(cfg: Config, nodes: readonly NodeRecord[], images: readonly ImageRecord[], live: LiveFigures | null, now: number): PoolSnapshot {
+  const targets: Record<string, StateCounts> = {};
+  for (const t of cfg.targets) targets[t.name] = stateCounts(nodes.filter((n) => n.target === t.name));
+  return { time: now, labels: labelView(cfg, nodes, live), providers: providerView(cfg, nodes, live), images: imageBuildView(images, now), nodes: nodeCounts(nodes), targets };
+}

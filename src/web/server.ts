@@ -149,7 +149,7 @@ export async function startWebServer(daemon: Daemon, opts: { host: string; port:
   const routes: { path: RegExp; methods: Partial<Record<Method, Handler>> }[] = [
     {
       path: /^\/metrics$/,
-      methods: { GET: async () => ({ status: 200, body: await daemon.metrics.registry.metrics(), type: daemon.metrics.registry.contentType }) },
+      methods: { GET: async () => ({ status: 200, body: await daemon.metrics.scrape(), type: daemon.metrics.contentType }) },
     },
     // 503 with the reasons when a cloud or the store is unusable: a load balancer or probe can act on it.
     {
