@@ -24,6 +24,8 @@ export interface CleanupDeps {
   dispatchDeletes(): Promise<void>;
   /** Told the outcome of every reconcile pass: logs a cloud going away and coming back, feeds /health. */
   cloudHealth?: CloudHealth;
+  /** Deletes leaked snapshots and bake servers (the image builder), given the list just read. */
+  imageLeaks?(rt: ProviderRuntime, servers: readonly CloudServer[]): Promise<void>;
 }
 
 export class Cleanup {
@@ -164,6 +166,8 @@ export class Cleanup {
         await rt.api.deleteServer(server.id);
         ctx.metrics.leaks.inc({ provider: name });
       }
+      // At start-up the builder has not looked at its rows yet: leaks wait for the periodic passes.
+      if (!startup) await this.deps.imageLeaks?.(rt, servers);
       await this.refreshQuota(rt, servers, nodes);
       this.deps.cloudHealth?.answered(name);
       return true;

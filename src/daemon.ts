@@ -1,6 +1,7 @@
 // Wires the components, starts and stops them. The planner runs whenever state changes
 // (coalesced: one run at a time, re-run if asked meanwhile) and on the demand timer.
 import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { loadConfig, type Config, type ProviderConfig, type TargetConfig } from './config.js';
 import { systemClock, type Clock } from './clock.js';
 import { createLogger, nodeLogger, type Logger } from './log.js';
@@ -29,6 +30,7 @@ import { EventListener } from './events/listener.js';
 import { EventCounters } from './events/counters.js';
 import { BuildEventHandler } from './build-events.js';
 import { TargetReconcilePass } from './target-reconcile-pass.js';
+import { ImageBuilder } from './builder/image-builder.js';
 import { publisherTargets } from './target-reconcile.js';
 import { ManagedProvider } from '../providers/managed-provider.js';
 import { createDriver } from '../providers/registry.js';
@@ -81,6 +83,8 @@ export class Daemon {
   private readonly buildEvents: BuildEventHandler;
   /** Repairs build events ZeroMQ lost, from each master's own view of our nodes. */
   readonly targetReconcile: TargetReconcilePass;
+  /** Bakes, validates, retains and cleans up images (builder/image-builder.ts). */
+  readonly builder: ImageBuilder;
   private demand: Record<string, number> = {};
   private readonly backoff = new LaunchBackoff();
   private starvedSince: Record<string, number> = {};
@@ -147,7 +151,15 @@ export class Daemon {
     this.metrics.bind(this);
     this.metrics.statsd = createStatsd(cfg, opts.env ?? process.env, this.log, () => this.metrics.refresh());
     this.cloudHealth = new CloudHealth({ clock: this.clock, log: this.log, onState: (provider, up) => this.metrics.cloudUp.set({ provider }, up ? 1 : 0) });
+    this.builder = new ImageBuilder({
+      ctx: this.ctx,
+      runtimes: () => this.providers.values(),
+      reconciled: (name) => this.cleanupPass.reconciled(name),
+      imagesDir: () => resolve(dirname(opts.configPath), this.cfg['images-dir']),
+      logDir: join(dirname(resolve(opts.dbPath)), 'builds'),
+    });
     this.cleanupPass = new Cleanup({
+      imageLeaks: (rt, servers) => this.builder.deleteLeaks(rt, servers),
       cloudHealth: this.cloudHealth,
       ctx: this.ctx,
       runtime: (name) => this.providers.get(name),
@@ -192,6 +204,9 @@ export class Daemon {
     this.every(this.cfg['demand-interval'], async () => (this.demandSource ? this.refreshDemand() : this.requestPlan('timer')));
     this.every(this.cfg['cleanup-interval'], () => this.cleanup());
     this.every(this.cfg['reconcile-interval'], async () => void (await this.targetReconcile.pass()));
+    // Bakes run in the background; a pass only decides and starts them. Once a minute suits a cron schedule.
+    this.every(60_000, async () => this.builder.request());
+    this.builder.request();
     // Events sent while the daemon was down are lost: ask the masters once now.
     this.targetReconcile.request('start');
     this.started = true;
@@ -338,6 +353,7 @@ export class Daemon {
   private async planOnce(): Promise<void> {
     const cfg = this.cfg;
     const nodes = await this.store.listNodes();
+    const baked = new Set((await this.store.listImages({ states: ['ready'] })).map((i) => `${i.provider}/${i.image}`));
     const now = this.clock.now();
     const result = plan({
       labels: cfg.labels.map((l) => ({
@@ -345,7 +361,7 @@ export class Daemon {
         minReady: l['min-ready'],
         // No server is created while no worker can take the node (Gearman target without a worker).
         providers: this.targetAccepting(l.target ?? cfg.targets[0]?.name)
-          ? l.providers.map((p) => p.name).filter((p) => this.cleanupPass.reconciled(p) && !this.backoff.blocked(p, l.name, now))
+          ? l.providers.map((p) => p.name).filter((p) => this.cleanupPass.reconciled(p) && !this.backoff.blocked(p, l.name, now) && this.imageBootable(p, l.image, baked))
           : [],
       })),
       providers: cfg.providers.map((p) => this.plannerProvider(p)),
@@ -365,6 +381,12 @@ export class Daemon {
         this.startLaunch(node);
       }
     }
+  }
+
+  /** A provider image with a setup script boots only its baked image: none ready yet, no launch (the builder bakes one at once). */
+  private imageBootable(provider: string, image: string, baked: ReadonlySet<string>): boolean {
+    const cfg = this.providers.get(provider)?.cfg.images.find((i) => i.name === image);
+    return !cfg?.setup || baked.has(`${provider}/${image}`);
   }
 
   private targetAccepting(name: string | undefined): boolean {
@@ -421,6 +443,8 @@ export class Daemon {
     this.lastMarker = marker;
     await this.dispatchDeletes();
     await this.holdOffline.pass();
+    // image-update, image-delete, image-pause from the CLI.
+    this.builder.request();
     this.requestPlan('store changed');
   }
 
@@ -491,6 +515,7 @@ export class Daemon {
       this.startGearmanAndEvents();
     }
     this.cleanupPass.recoverPending();
+    this.builder.request();
     this.log.info({ ciChanged }, 'config reloaded');
     this.requestPlan('reload');
     return true;
@@ -513,6 +538,7 @@ export class Daemon {
       async () => this.demandSource?.close(),
       async () => this.planner.close(),
       async () => this.targetReconcile.close(),
+      async () => this.builder.stop(),
       async () => {
         for (const l of this.launches.values()) l.ctl.abort(new Error('daemon stopping'));
         await Promise.allSettled([...this.launches.values()].map((l) => l.task));

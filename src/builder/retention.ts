@@ -32,3 +32,9 @@ export function retention(images: readonly RetainedImage[], keepFailed = KEEP_FA
     remove: [...ready.slice(2).map((i) => i.id), ...failed.filter((f) => !kept.has(f.id)).map((f) => f.id)],
   };
 }
+
+/** The build a node of this provider image boots now: retention's current (the newest ready build). */
+export function currentImage<T extends RetainedImage>(rows: readonly T[]): T | undefined {
+  const id = retention(rows).current;
+  return rows.find((r) => r.id === id);
+}
