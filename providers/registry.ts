@@ -4,6 +4,7 @@ import type { Clock } from '../src/clock.js';
 import type { ProviderConfig } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
+import { createEc2Driver } from './ec2/driver.js';
 import { createOpenStackDriver } from './openstack/driver.js';
 import type { ProviderDriver } from './provider.js';
 
@@ -14,9 +15,10 @@ export interface DriverOptions {
 
 export type DriverFactory = (cfg: ProviderConfig, opts: DriverOptions) => ProviderDriver;
 
-/** Registered drivers. `ec2` is configurable but not registered yet. */
+/** Registered drivers. */
 export const drivers = {
   openstack: createOpenStackDriver,
+  ec2: createEc2Driver,
 } satisfies Partial<Record<ProviderConfig['driver'], DriverFactory>>;
 
 export function createDriver(cfg: ProviderConfig, opts: DriverOptions = {}): ProviderDriver {

@@ -1,0 +1,348 @@
+// The EC2 ProviderDriver over @aws-sdk/client-ec2. Thin on purpose: one SDK call (with its
+// pages) per method, EC2's records mapped by mapping.ts, its errors by errors.ts. Retries are
+// ManagedProvider's (the SDK's own are off) and pacing follows the buckets of limits.ts.
+import { randomUUID } from 'node:crypto';
+import {
+  CreateImageCommand,
+  DeleteSnapshotCommand,
+  DeregisterImageCommand,
+  DescribeAccountAttributesCommand,
+  DescribeImagesCommand,
+  DescribeInstancesCommand,
+  DescribeInstanceTypesCommand,
+  EC2Client,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+  type _InstanceType,
+  type Filter,
+  type Image,
+  type Instance,
+  type RunInstancesCommandInput,
+} from '@aws-sdk/client-ec2';
+import { systemClock, type Clock } from '../../src/clock.js';
+import type { ProviderConfig } from '../../src/config.js';
+import { AuthError, CloudServerError, ConfigError, IncompleteListError, NotFoundError } from '../../src/errors.js';
+import { silentLogger, type Logger } from '../../src/log.js';
+import { META_OWNER, OWNER } from '../../src/model.js';
+import type { AddressPolicy } from '../address.js';
+import type { CloudImage, CloudServer, CreateServerRequest, Flavor, ProviderDriver, Quota } from '../provider.js';
+import { Batcher } from './batcher.js';
+import { mapEc2Error } from './errors.js';
+import { ec2RateLimits } from './limits.js';
+import { imageSnapshotIds, isAmiId, isTerminated, metadataToTags, toCloudImage, toCloudServer, toFlavor } from './mapping.js';
+
+export interface Ec2DriverOptions {
+  clock?: Clock;
+  log?: Logger;
+  /** MaxResults per page of DescribeInstances and DescribeImages (EC2 allows 5..1000; default 1000). */
+  pageSize?: number;
+  /** Whole-request timeout. Default 30 s. */
+  timeoutMs?: number;
+  /** A client to use instead of one built from the config (tests). */
+  client?: EC2Client;
+}
+
+/** Instance states that count against the account's limits (terminated and stopped ones do not). */
+const LIVE_STATES = ['pending', 'running', 'shutting-down', 'stopping'];
+/** State reasons of a termination we did not ask for (spot interruption, a failed launch), logged once each. */
+const USER_SHUTDOWN = new Set(['Client.UserInitiatedShutdown']);
+
+export function createEc2Driver(cfg: ProviderConfig, opts: Ec2DriverOptions = {}): ProviderDriver {
+  const region = cfg['region-name'];
+  if (!region && !opts.client) throw new ConfigError([`providers.${cfg.name}.region-name: required for the ec2 driver`]);
+  const clock = opts.clock ?? systemClock;
+  const log = (opts.log ?? silentLogger).child({ provider: cfg.name, driver: 'ec2' });
+  const pageSize = Math.min(1000, Math.max(5, opts.pageSize ?? 1000));
+  const keyId = cfg['access-key-id'];
+  const secret = cfg['secret-access-key'];
+  const client =
+    opts.client ??
+    new EC2Client({
+      region,
+      endpoint: cfg.endpoint,
+      // Absent: the SDK's default chain (environment, shared config, SSO, instance or task role).
+      credentials: keyId && secret ? { accessKeyId: keyId, secretAccessKey: secret } : undefined,
+      // ManagedProvider owns retries and backoff; SDK retries would multiply them and hide throttling.
+      maxAttempts: 1,
+      requestHandler: { requestTimeout: opts.timeoutMs ?? 30_000, connectionTimeout: 5_000 },
+    });
+  const policy: AddressPolicy = { ipv6Preferred: cfg['ipv6-preferred'], usePrivate: cfg['use-private-address'] };
+  const ownerFilter: Filter = { Name: `tag:${META_OWNER}`, Values: [OWNER] };
+  const now = () => clock.now();
+  const flavorsByType = new Map<string, Flavor>();
+  const reportedTerminations = new Set<string>();
+  let nextSubnet = 0;
+  let closed: Promise<void> | null = null;
+
+  async function send<T>(action: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw mapEc2Error(err, action);
+    }
+  }
+
+  /** Every page of a paginated describe. A page after the first that fails, or a token that repeats, makes the whole list an IncompleteListError. */
+  async function allPages<P, I>(action: string, page: (token: string | undefined) => Promise<P>, items: (p: P) => I[], next: (p: P) => string | undefined): Promise<I[]> {
+    const out: I[] = [];
+    const seen = new Set<string>();
+    let token: string | undefined;
+    for (let n = 0; ; n++) {
+      let answer: P;
+      try {
+        answer = await send(action, () => page(token));
+      } catch (err) {
+        if (n === 0) throw err;
+        throw new IncompleteListError(`EC2 ${action}: page ${n + 1} failed: ${(err as Error).message}`, undefined, { cause: err });
+      }
+      out.push(...items(answer));
+      token = next(answer) || undefined;
+      if (!token) return out;
+      if (seen.has(token)) throw new IncompleteListError(`EC2 ${action}: NextToken repeated after ${n + 1} pages`);
+      seen.add(token);
+    }
+  }
+
+  async function describeInstances(filters: Filter[]): Promise<Instance[]> {
+    const instances = await allPages(
+      'DescribeInstances',
+      (NextToken) => client.send(new DescribeInstancesCommand({ Filters: filters, MaxResults: pageSize, NextToken })),
+      (p) => (p.Reservations ?? []).flatMap((r) => r.Instances ?? []),
+      (p) => p.NextToken,
+    );
+    // One instance on two pages (a list taken while instances come and go) is listed once.
+    return [...new Map(instances.map((i) => [i.InstanceId, i])).values()];
+  }
+
+  function noteTerminations(instances: Instance[]): void {
+    const listed = new Set<string>();
+    for (const i of instances) {
+      if (!isTerminated(i) || !i.InstanceId) continue;
+      listed.add(i.InstanceId);
+      const code = i.StateReason?.Code;
+      if (code && !USER_SHUTDOWN.has(code) && !reportedTerminations.has(i.InstanceId)) {
+        reportedTerminations.add(i.InstanceId);
+        log.info({ server: i.InstanceId, reason: code, message: i.StateReason?.Message }, 'instance terminated by EC2');
+      }
+    }
+    for (const id of reportedTerminations) if (!listed.has(id)) reportedTerminations.delete(id);
+  }
+
+  /** Sizes of these instance types, from the list cache or one DescribeInstanceTypes. */
+  async function sizes(types: string[]): Promise<Map<string, Flavor>> {
+    const missing = [...new Set(types)].filter((t) => !flavorsByType.has(t));
+    if (missing.length > 0) {
+      const answer = await send('DescribeInstanceTypes', () => client.send(new DescribeInstanceTypesCommand({ InstanceTypes: missing as _InstanceType[] })));
+      for (const t of answer.InstanceTypes ?? []) {
+        const f = toFlavor(t);
+        if (f) flavorsByType.set(f.id, f);
+      }
+    }
+    return flavorsByType;
+  }
+
+  /**
+   * The account's max-instances attribute; null when we may not read it (the limit is then
+   * unknown). Asked without AttributeNames: the SDK's model names only two attributes, EC2 answers all.
+   */
+  async function maxInstances(): Promise<number | null> {
+    try {
+      const answer = await send('DescribeAccountAttributes', () => client.send(new DescribeAccountAttributesCommand({})));
+      const raw = answer.AccountAttributes?.find((a) => a.AttributeName === 'max-instances')?.AttributeValues?.[0]?.AttributeValue;
+      const n = raw === undefined ? NaN : Number(raw);
+      return Number.isFinite(n) && n >= 0 ? n : null;
+    } catch (err) {
+      if (err instanceof AuthError) {
+        log.debug({ err }, 'cannot read the account attribute max-instances; treating the instance limit as unknown');
+        return null;
+      }
+      throw err;
+    }
+  }
+
+  async function describeImage(id: string): Promise<Image> {
+    const answer = await send('DescribeImages', () => client.send(new DescribeImagesCommand({ ImageIds: [id] })));
+    const img = answer.Images?.find((i) => i.ImageId === id);
+    if (!img || img.State === 'deregistered') throw new NotFoundError(`EC2 DescribeImages: InvalidAMIID.NotFound: image ${id} does not exist`, 404);
+    return img;
+  }
+
+  // Deletes that arrive together go out as one TerminateInstances.
+  const terminations = new Batcher<string>(async (ids) => {
+    try {
+      await send('TerminateInstances', () => client.send(new TerminateInstancesCommand({ InstanceIds: ids })));
+      return ids.map(() => null);
+    } catch (err) {
+      // EC2 refuses the whole call when one id is unknown: retry each on its own to say which.
+      if (ids.length > 1 && err instanceof NotFoundError) {
+        return Promise.all(
+          ids.map((id) =>
+            send('TerminateInstances', () => client.send(new TerminateInstancesCommand({ InstanceIds: [id] }))).then(
+              () => null,
+              (e: unknown) => e,
+            ),
+          ),
+        );
+      }
+      return ids.map(() => err);
+    }
+  });
+
+  return {
+    name: cfg.name,
+    rateLimits: ec2RateLimits(cfg['rate-limits']),
+
+    async createServer(req: CreateServerRequest): Promise<CloudServer> {
+      const subnets = cfg.subnets;
+      const subnet = subnets.length > 0 ? subnets[nextSubnet++ % subnets.length] : undefined;
+      const groups = cfg['security-groups'];
+      const tags = metadataToTags(req.metadata, req.name);
+      const input: RunInstancesCommandInput = {
+        ImageId: req.imageId,
+        InstanceType: req.flavorId as _InstanceType,
+        // One instance per call: every instance carries its own node's name and id from its first
+        // moment, which TagSpecifications can only do per call (see docs/architecture.md).
+        MinCount: 1,
+        MaxCount: 1,
+        // Stable across ManagedProvider's retries of this create: a lost answer never makes a second instance.
+        ClientToken: req.clientToken ?? randomUUID(),
+        KeyName: req.keyName ?? cfg.keypair,
+        TagSpecifications: [
+          { ResourceType: 'instance', Tags: tags },
+          { ResourceType: 'volume', Tags: tags },
+        ],
+      };
+      if (subnet) {
+        // The subnet fixes the AZ; the interface form lets us ask for a public address or not.
+        input.NetworkInterfaces = [
+          { DeviceIndex: 0, SubnetId: subnet, Groups: groups.length ? groups : undefined, AssociatePublicIpAddress: !cfg['use-private-address'] },
+        ];
+      } else {
+        if (groups.length) input.SecurityGroupIds = groups;
+        if (req.az) input.Placement = { AvailabilityZone: req.az };
+      }
+      if (cfg.market === 'spot') {
+        input.InstanceMarketOptions = { MarketType: 'spot', SpotOptions: { SpotInstanceType: 'one-time', InstanceInterruptionBehavior: 'terminate' } };
+      }
+      const answer = await send('RunInstances', () => client.send(new RunInstancesCommand(input)));
+      const instance = answer.Instances?.[0];
+      if (!instance?.InstanceId) throw new CloudServerError('EC2 RunInstances: the answer names no instance');
+      log.debug({ server: instance.InstanceId, name: req.name, subnet, type: req.flavorId }, 'instance launched');
+      const server = toCloudServer(instance, policy, now);
+      // The answer has our tags; fill them in if an EC2-compatible cloud leaves them out.
+      return { ...server, name: server.name || req.name, metadata: Object.keys(server.metadata).length ? server.metadata : { ...req.metadata } };
+    },
+
+    async listServers(): Promise<CloudServer[]> {
+      const instances = await describeInstances([ownerFilter]);
+      noteTerminations(instances);
+      return instances.filter((i) => !isTerminated(i)).map((i) => toCloudServer(i, policy, now));
+    },
+
+    async getServer(id: string): Promise<CloudServer> {
+      const answer = await send('DescribeInstances', () => client.send(new DescribeInstancesCommand({ InstanceIds: [id] })));
+      const instance = (answer.Reservations ?? []).flatMap((r) => r.Instances ?? []).find((i) => i.InstanceId === id);
+      // EC2 keeps describing a terminated instance for a while; for us it is gone.
+      if (!instance || isTerminated(instance)) throw new NotFoundError(`EC2 DescribeInstances: InvalidInstanceID.NotFound: instance ${id} does not exist (or is terminated)`, 404);
+      return toCloudServer(instance, policy, now);
+    },
+
+    async deleteServer(id: string): Promise<void> {
+      await terminations.add(id);
+    },
+
+    async listFlavors(): Promise<Flavor[]> {
+      const types = await allPages(
+        'DescribeInstanceTypes',
+        (NextToken) => client.send(new DescribeInstanceTypesCommand({ MaxResults: 100, NextToken })),
+        (p) => p.InstanceTypes ?? [],
+        (p) => p.NextToken,
+      );
+      const flavors = types.map(toFlavor).filter((f): f is Flavor => f !== null);
+      for (const f of flavors) flavorsByType.set(f.id, f);
+      return flavors;
+    },
+
+    async getQuota(): Promise<Quota> {
+      const [max, live] = await Promise.all([maxInstances(), describeInstances([{ Name: 'instance-state-name', Values: LIVE_STATES }])]);
+      const known = await sizes(live.map((i) => i.InstanceType ?? '').filter(Boolean));
+      let usedCores = 0;
+      let usedRamMb = 0;
+      for (const i of live) {
+        const f = known.get(i.InstanceType ?? '');
+        const cpu = i.CpuOptions?.CoreCount !== undefined ? i.CpuOptions.CoreCount * (i.CpuOptions.ThreadsPerCore ?? 1) : undefined;
+        usedCores += cpu ?? f?.vcpus ?? 0;
+        usedRamMb += f?.ramMb ?? 0;
+      }
+      return { maxInstances: max, maxCores: cfg['max-vcpus'] ?? null, maxRamMb: null, usedInstances: live.length, usedCores, usedRamMb };
+    },
+
+    async listImages(): Promise<CloudImage[]> {
+      const bases = [...new Set(cfg.images.map((i) => i['base-image']))];
+      const ids = bases.filter(isAmiId);
+      const names = bases.filter((b) => !isAmiId(b));
+      const describe = (input: ConstructorParameters<typeof DescribeImagesCommand>[0]) =>
+        allPages(
+          'DescribeImages',
+          (NextToken) => client.send(new DescribeImagesCommand({ ...input, MaxResults: pageSize, NextToken })),
+          (p) => p.Images ?? [],
+          (p) => p.NextToken,
+        );
+      const lists = await Promise.all([
+        describe({ Owners: ['self'], Filters: [ownerFilter] }),
+        // Base images by name only from the owners the config trusts: anyone may publish an AMI of any name.
+        names.length ? describe({ Owners: cfg['image-owners'], Filters: [{ Name: 'name', Values: names }] }) : Promise.resolve([]),
+        ids.length ? describe({ ImageIds: ids }) : Promise.resolve([]),
+      ]);
+      const byId = new Map<string, CloudImage>();
+      for (const img of lists.flat()) if (img.ImageId && img.State !== 'deregistered') byId.set(img.ImageId, toCloudImage(img));
+      return [...byId.values()];
+    },
+
+    async createImage(serverId: string, name: string, metadata: Record<string, string>): Promise<string> {
+      const tags = metadataToTags(metadata, name);
+      const answer = await send('CreateImage', () =>
+        client.send(
+          new CreateImageCommand({
+            InstanceId: serverId,
+            Name: name,
+            Description: `nodepool-ts image ${name}`,
+            TagSpecifications: [
+              { ResourceType: 'image', Tags: tags },
+              { ResourceType: 'snapshot', Tags: tags },
+            ],
+          }),
+        ),
+      );
+      if (!answer.ImageId) throw new CloudServerError('EC2 CreateImage: the answer names no image');
+      log.debug({ image: answer.ImageId, name, server: serverId }, 'image creation started');
+      return answer.ImageId;
+    },
+
+    async deleteImage(id: string): Promise<void> {
+      const img = await describeImage(id);
+      await send('DeregisterImage', () => client.send(new DeregisterImageCommand({ ImageId: id })));
+      // A snapshot left behind carries our tags; cleanup finds it if this fails.
+      for (const snap of imageSnapshotIds(img)) {
+        await send('DeleteSnapshot', () => client.send(new DeleteSnapshotCommand({ SnapshotId: snap }))).catch((err: unknown) => {
+          if (!(err instanceof NotFoundError)) throw err;
+        });
+      }
+    },
+
+    close(): Promise<void> {
+      closed ??= (async () => {
+        terminations.close();
+        client.destroy();
+      })();
+      return closed;
+    },
+
+    async connect() {
+      const creds = await client.config.credentials();
+      await maxInstances();
+      const endpoint = cfg.endpoint ?? `ec2.${region}.amazonaws.com`;
+      return { auth: `access key ${creds.accessKeyId.slice(0, 4)}... in ${region}`, catalog: `ec2 ${endpoint}` };
+    },
+  };
+}
