@@ -1,0 +1,137 @@
+// A ZeroMQ publisher restart with frames lost, on real parts: real ZeroMQ, a real gearmand, the
+// simulated Jenkins and an emulated cloud. The listener's socket observer sees the publisher come
+// back after a disconnect and asks a reconcile pass for that master at once, which finds the
+// builds that started and ended unseen.
+import { afterEach, expect, it } from 'vitest';
+import { Publisher } from 'zeromq';
+import { startGearmand, type Gearmand } from '../helpers/gearmand.js';
+import { startPool, type PoolHarness } from '../helpers/pool-harness.js';
+import { waitFor } from '../helpers/wait.js';
+import { ManualClock } from '../../src/clock.js';
+import type { Daemon } from '../../src/daemon.js';
+import { EventListener, configuredUrl, type EventListenerStats } from '../../src/events/listener.js';
+import { silentLogger } from '../../src/log.js';
+import { startLoad, type Load } from '../../src/sim/load.js';
+import { startSimMaster, type SimMaster } from '../../src/sim/master.js';
+
+let gearmand: Gearmand | null = null;
+let sim: SimMaster | null = null;
+let h: PoolHarness | null = null;
+let load: Load | null = null;
+const closers: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+  await load?.stop();
+  await h?.close();
+  await sim?.close();
+  await gearmand?.stop();
+  h = sim = gearmand = load = null;
+});
+
+it('configuredUrl maps an observer address back to the URL as configured', () => {
+  const urls = ['tcp://localhost:8888', 'tcp://jenkins-a:9000', 'tcp://jenkins-b:9000'];
+  expect(configuredUrl('tcp://localhost:8888', urls)).toBe('tcp://localhost:8888');
+  // After a reconnect libzmq reports the resolved address.
+  expect(configuredUrl('tcp://127.0.0.1:8888', urls)).toBe('tcp://localhost:8888');
+  expect(configuredUrl('tcp://jenkins-b:9000', urls)).toBe('tcp://jenkins-b:9000');
+  expect(configuredUrl('tcp://10.0.0.2:9000', urls)).toBeUndefined();
+  expect(configuredUrl('tcp://127.0.0.1:1', urls)).toBeUndefined();
+});
+
+it('onReconnect: not on the first connect, once per return after a disconnect, with the configured URL', { timeout: 30_000 }, async () => {
+  let pub = new Publisher({ linger: 0 });
+  await pub.bind('tcp://127.0.0.1:*');
+  closers.push(() => pub.close());
+  const port = Number(pub.lastEndpoint!.split(':').pop());
+  // A name, not the address: the observer reports 127.0.0.1 after the reconnect.
+  const url = `tcp://localhost:${port}`;
+  const reconnects: string[] = [];
+  const got: string[] = [];
+  const listener = new EventListener({ urls: [url], log: silentLogger, reconnectIntervalMs: 50, onEvent: (ev) => void got.push(ev.name), onReconnect: (u) => void reconnects.push(u) });
+  closers.push(() => listener.close());
+  const frame = (name: string) => `onStarted ${JSON.stringify({ name, url: 'job/x/', build: { number: 1, node_name: 'n' } })}`;
+  let n = 0;
+  await waitFor(async () => (await pub.send(frame(`first-${++n}`)), got.length > 0), { what: 'the first subscription live', intervalMs: 20 });
+  expect(reconnects).toEqual([]);
+
+  for (const round of [1, 2]) {
+    pub.close();
+    await waitFor(() => ((listener.stats() as EventListenerStats).reconnects === round - 1 ? true : undefined), { what: 'still no reconnect' });
+    pub = new Publisher({ linger: 0 });
+    await waitFor(async () => {
+      try {
+        await pub.bind(`tcp://127.0.0.1:${port}`);
+        return true;
+      } catch {
+        return false;
+      }
+    }, { what: 'the port bound again' });
+    await waitFor(() => reconnects.length === round, { what: `reconnect ${round}` });
+    const before = got.length;
+    await waitFor(async () => (await pub.send(frame(`after-${round}`)), got.length > before), { what: 'frames flowing again', intervalMs: 20 });
+  }
+  expect(reconnects).toEqual([url, url]);
+  expect(listener.stats().reconnects).toBe(2);
+});
+
+it('publisher restarted with frames lost: every used node deleted and the pool back to min-ready, from the pass the reconnect asks', { timeout: 90_000 }, async () => {
+  gearmand = await startGearmand();
+  const server = { host: gearmand.host, port: gearmand.port };
+  // Builds end only when this clock is advanced: they start and end while the publisher is down.
+  const buildClock = new ManualClock(Date.now());
+  sim = await startSimMaster({ gearman: [server], user: 'nodepool', apiToken: 'token', buildDurationMs: 1000, clock: buildClock, jobs: [{ name: 'unit', labels: ['small'] }], log: silentLogger });
+  h = await startPool({
+    clouds: [{ name: 'cloud-a', maxServers: 4 }],
+    labels: [{ name: 'small', minReady: 2, providers: ['cloud-a'] }],
+    extraTop: [
+      `gearman-servers: [{ host: ${gearmand.host}, port: ${gearmand.port} }]`,
+      `zmq-publishers: ["${sim.zmqUrl}"]`,
+      'demand-interval: 0.3s',
+      // Only the start-up pass and the reconnect's can run one.
+      'reconcile-interval: 1h',
+      'targets:',
+      `  - { name: jenkins, jenkins: { url: "${sim.jenkinsUrl}", user: nodepool, apikey: token, credentials-id: ssh-key } }`,
+    ],
+  });
+  const daemon: Daemon = await h.startDaemon();
+  const passes = () => daemon.targetReconcile.stats().passes;
+  const events = () => daemon.health().events as EventListenerStats;
+  await waitFor(async () => (await daemon.store.listNodes()).filter((n) => n.state === 'ready').length === 2, { what: 'min-ready 2' });
+  await waitFor(() => passes() >= 1, { what: 'the start-up pass' });
+  // The subscription is live before the outage (a frame for a node nobody owns).
+  let n = 0;
+  await waitFor(async () => (await sim!.publish(`onCompleted ${JSON.stringify({ name: 'probe', url: 'job/probe/', build: { number: ++n, node_name: 'nobody' } })}`), events().handled > 0), { what: 'the listener live', intervalMs: 50 });
+  const before = await daemon.store.listNodes({ states: ['ready'] });
+  const buildEvents = async () => (await daemon.metrics.events.get()).values.filter((v) => v.labels.topic === 'onStarted' || v.labels.topic === 'onFinalized').reduce((t, v) => t + v.value, 0);
+
+  await sim.stopPublisher();
+  load = startLoad({ gearman: [server], jobs: [{ name: 'unit', label: 'small' }], ratePerSecond: 100, count: 2 });
+  await waitFor(() => sim!.builds().length === 2, { what: 'both builds started, publisher down' });
+  await buildClock.advance(1000);
+  await load.done;
+  expect(sim.builds().every((b) => b.result === 'SUCCESS')).toBe(true);
+  const used = new Set(sim.builds().map((b) => b.node));
+  expect(used).toEqual(new Set(before.map((b) => b.hostname)));
+  // Nothing was heard: the daemon still believes both nodes ready.
+  expect(await buildEvents()).toBe(0);
+  expect((await daemon.store.listNodes({ states: ['ready'] })).map((x) => x.id).sort()).toEqual(before.map((x) => x.id).sort());
+  const passesBefore = passes();
+
+  await sim.startPublisher();
+  await waitFor(() => events().reconnects === 1, { what: 'the reconnect seen' });
+  await waitFor(
+    async () => {
+      const nodes = await daemon.store.listNodes();
+      return nodes.every((x) => !used.has(x.hostname)) && nodes.filter((x) => x.state === 'ready').length === 2 && nodes.every((x) => x.state === 'ready');
+    },
+    { what: 'used nodes deleted and min-ready 2 again', timeoutMs: 60_000 },
+  );
+  // One pass did it, asked by the reconnect (the interval is an hour; no build number was heard).
+  expect(passes()).toBe(passesBefore + 1);
+  const reasons = (await Promise.all(before.map((b) => daemon.store.audit({ kind: 'node', objectId: b.id })))).map((rows) => rows.find((r) => r.toState === 'in-use')?.reason);
+  expect(reasons).toEqual([expect.stringMatching(/^reconcile: ready node offline on its master/), expect.stringMatching(/^reconcile: ready node offline on its master/)]);
+  expect(sim.nodes().filter((x) => used.has(x.name))).toEqual([]);
+  expect(sim.nodes().every((x) => x.buildsRun <= 1)).toBe(true);
+  const live = new Set((await daemon.store.listNodes()).map((x) => x.serverId));
+  await waitFor(() => h!.clouds.get('cloud-a')!.servers().every((s) => live.has(s.id)), { what: 'no server without a row' });
+});
