@@ -7,7 +7,6 @@ import { crossCheck } from './config/cross-check.js';
 import { substituteEnv, type EnvRegion } from './config/env.js';
 import { commentRanges, formatPath, keyNode, locate, pathAt, type KeyPath } from './config/locate.js';
 import { suggest } from './config/suggest.js';
-import { parseV0Config, type V0LoadOptions } from './config/v0/index.js';
 import { parseDuration } from './duration.js';
 import { ConfigError } from './errors.js';
 import { DEPLOYMENT_ID_PATTERN } from './deployment-id.js';
@@ -447,13 +446,7 @@ function redact(message: string, text: string, regions: EnvRegion[]): string {
  * are resolved from `env` only (the caller passes process.env at the entry point).
  * Throws ConfigError listing every problem found.
  */
-export function parseConfig(text: string, file: string, env: Env = {}, opts: LoadOptions = {}): Config {
-  // A Nodepool 0.x file is accepted as it is (src/config/v0/), with a warning per key read differently.
-  const v0 = parseV0Config(text, file, env, opts);
-  if (v0) {
-    for (const w of v0.warnings) opts.onWarning?.(w);
-    return v0.config;
-  }
+export function parseConfig(text: string, file: string, env: Env = {}): Config {
   const original = new LineCounter();
   original.addNewLine(0);
   for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) original.addNewLine(i + 1);
@@ -491,12 +484,7 @@ export function parseConfig(text: string, file: string, env: Env = {}, opts: Loa
 }
 
 /** Reads and parses a config file; an unreadable file is a ConfigError too. */
-export interface LoadOptions extends V0LoadOptions {
-  /** Receives each warning line of a 0.x file (`FILE:LINE:COL: key: what we do instead`). */
-  onWarning?: (line: string) => void;
-}
-
-export function loadConfig(file: string, env: Env = {}, opts: LoadOptions = {}): Config {
+export function loadConfig(file: string, env: Env = {}): Config {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -504,5 +492,5 @@ export function loadConfig(file: string, env: Env = {}, opts: LoadOptions = {}):
     const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError([`${file}: cannot read the file (${code ?? (err as Error).message})`]);
   }
-  return parseConfig(text, file, env, opts);
+  return parseConfig(text, file, env);
 }
