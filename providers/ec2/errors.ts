@@ -20,7 +20,7 @@ const QUOTA = new Set(['InstanceLimitExceeded', 'VcpuLimitExceeded', 'MaxSpotIns
 const CAPACITY = new Set(['InsufficientInstanceCapacity', 'InsufficientCapacity', 'InsufficientHostCapacity', 'InsufficientReservedInstanceCapacity', 'SpotMaxPriceTooLow', 'Unsupported']);
 const AUTH = new Set(['AuthFailure', 'UnauthorizedOperation', 'InvalidClientTokenId', 'SignatureDoesNotMatch', 'OptInRequired', 'Blocked', 'PendingVerification', 'ExpiredToken', 'InvalidAccessKeyId']);
 const SERVER = new Set(['InternalError', 'InternalFailure', 'ServiceUnavailable', 'Unavailable']);
-const CONFLICT = new Set(['IncorrectInstanceState', 'IncorrectState', 'IdempotentParameterMismatch', 'InvalidInstanceID', 'ConcurrentTagAccess']);
+const CONFLICT = new Set(['IncorrectInstanceState', 'IncorrectState', 'IdempotentParameterMismatch', 'InvalidInstanceID', 'ConcurrentTagAccess', 'InvalidAMIName.Duplicate']);
 /** Missing networking a launch names: only a config change helps. */
 const NETWORK = /^Invalid(Subnet|Group|Vpc|NetworkInterface|SecurityGroup)[A-Za-z]*\.(NotFound|Malformed)$|^InvalidSubnet$|^VPCIdNotSpecified$/;
 const NETWORK_NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET']);
