@@ -73,6 +73,11 @@ export class TargetReconcilePass {
     return this.last;
   }
 
+  /** Resolves when no pass is running or pending (without asking for one). */
+  idle(): Promise<void> {
+    return this.runner.idle();
+  }
+
   /** The last pass's counts, and how many passes ran. */
   stats(): ReconcilePassStats & { passes: number } {
     return { ...this.last, passes: this.passes };
