@@ -7,6 +7,7 @@ import { crossCheck } from './config/cross-check.js';
 import { substituteEnv, type EnvRegion } from './config/env.js';
 import { commentRanges, formatPath, keyNode, locate, pathAt, type KeyPath } from './config/locate.js';
 import { suggest } from './config/suggest.js';
+import { parseV0Config, type V0LoadOptions } from './config/v0/index.js';
 import { parseDuration } from './duration.js';
 import { ConfigError } from './errors.js';
 import { DEPLOYMENT_ID_PATTERN } from './deployment-id.js';
@@ -58,7 +59,7 @@ const providerImage = z.strictObject({
   /** Waiting for the snapshot to become active, within the build-timeout. */
   'snapshot-timeout': duration('30m'),
   /**
-   * Script under images-dir run on a test server booted from a new image before it is promoted
+   * Script under scripts-dir run on a test server booted from a new image before it is promoted
    * (exit 0 = good). Absent: the test server must only come up and answer SSH.
    */
   'image-check': z.string().optional(),
@@ -232,7 +233,7 @@ export const configSchema = z
      * The directory of setup and image-check scripts, copied to each template server (0.x
      * `script-dir`). Relative paths are relative to the config file.
      */
-    'images-dir': z.string().default('images'),
+    'scripts-dir': z.string().default('images'),
     'demand-interval': duration('5s'),
     'cleanup-interval': duration('60s'),
     /** How often nodes ready or in use are checked against their master (lost build events). */
@@ -446,7 +447,13 @@ function redact(message: string, text: string, regions: EnvRegion[]): string {
  * are resolved from `env` only (the caller passes process.env at the entry point).
  * Throws ConfigError listing every problem found.
  */
-export function parseConfig(text: string, file: string, env: Env = {}): Config {
+export function parseConfig(text: string, file: string, env: Env = {}, opts: LoadOptions = {}): Config {
+  // A Nodepool 0.x file is accepted as it is (src/config/v0/), with a warning per key read differently.
+  const v0 = parseV0Config(text, file, env, opts);
+  if (v0) {
+    for (const w of v0.warnings) opts.onWarning?.(w);
+    return v0.config;
+  }
   const original = new LineCounter();
   original.addNewLine(0);
   for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) original.addNewLine(i + 1);
@@ -484,7 +491,12 @@ export function parseConfig(text: string, file: string, env: Env = {}): Config {
 }
 
 /** Reads and parses a config file; an unreadable file is a ConfigError too. */
-export function loadConfig(file: string, env: Env = {}): Config {
+export interface LoadOptions extends V0LoadOptions {
+  /** Receives each warning line of a 0.x file (`FILE:LINE:COL: key: what we do instead`). */
+  onWarning?: (line: string) => void;
+}
+
+export function loadConfig(file: string, env: Env = {}, opts: LoadOptions = {}): Config {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -492,5 +504,5 @@ export function loadConfig(file: string, env: Env = {}): Config {
     const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError([`${file}: cannot read the file (${code ?? (err as Error).message})`]);
   }
-  return parseConfig(text, file, env);
+  return parseConfig(text, file, env, opts);
 }
