@@ -155,7 +155,7 @@ export class Daemon {
       ctx: this.ctx,
       runtimes: () => this.providers.values(),
       reconciled: (name) => this.cleanupPass.reconciled(name),
-      imagesDir: () => resolve(dirname(opts.configPath), this.cfg['images-dir']),
+      imagesDir: () => resolve(dirname(opts.configPath), this.cfg['scripts-dir']),
       logDir: join(dirname(resolve(opts.dbPath)), 'builds'),
     });
     this.cleanupPass = new Cleanup({

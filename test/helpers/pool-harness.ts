@@ -13,6 +13,8 @@ export interface CloudSpec extends OpenStackEmulatorOptions {
   maxServers: number;
   /** Provider keys that override the harness defaults (fast polls, generous rate). */
   settings?: Record<string, string | number>;
+  /** Extra keys of the provider image `ubuntu` (setup, image-check, snapshot-timeout, ...). */
+  imageKeys?: Record<string, string | number>;
 }
 
 export interface LabelSpec {
@@ -50,7 +52,7 @@ export function providerYaml(c: CloudSpec, keyPath: string, sshPort: number): st
     `    ssh-port: ${sshPort}`,
     ...Object.entries({ ...PROVIDER_DEFAULTS, ...c.settings }).map(([k, v]) => `    ${k}: ${v}`),
     `    images:`,
-    `      - { name: ubuntu, base-image: ubuntu-jammy, min-ram: 2048, username: jenkins, private-key: "${keyPath}" }`,
+    `      - { name: ubuntu, base-image: ubuntu-jammy, min-ram: 2048, username: jenkins, private-key: "${keyPath}"${Object.entries(c.imageKeys ?? {}).map(([k, v]) => `, ${k}: ${v}`).join('')} }`,
   ].join('\n');
 }
 

@@ -90,6 +90,8 @@ export interface ImageRec {
   /** Snapshots: when they reach "saving" and "active". */
   savingAt: number | null;
   activeAt: number | null;
+  /** When an injected upload error ends it in `killed` (Cloud.snapshotFault). */
+  killAt?: number | null;
 }
 
 export const DEFAULT_FLAVORS: EmulatorFlavor[] = [
@@ -149,6 +151,11 @@ export class Cloud {
    * real Nova (Zed) did for servers created just before the list.
    */
   brokenPagination: BrokenPagination = null;
+  /**
+   * An injected fault for new snapshots: 'stuck' stays queued for ever (a stalled image upload),
+   * 'killed' ends in Glance's `killed` state half-way (an upload error). Null: they go active.
+   */
+  snapshotFault: 'stuck' | 'killed' | null = null;
   bootTimeMs: number;
   errorRate: number;
   deleteTimeMs: number;
@@ -243,6 +250,10 @@ export class Cloud {
       if (img.savingAt !== null && img.status === 'queued' && now >= img.savingAt) {
         img.status = 'saving';
         img.updated = img.savingAt;
+      }
+      if (img.killAt != null && img.status === 'saving' && now >= img.killAt) {
+        img.status = 'killed';
+        img.updated = img.killAt;
       }
       if (img.activeAt !== null && img.status === 'saving' && now >= img.activeAt) {
         img.status = 'active';
@@ -350,8 +361,9 @@ export class Cloud {
     img.size = null;
     img.minRamMb = base?.minRamMb ?? 0;
     img.minDiskGb = s.flavor.diskGb;
-    img.savingAt = now + Math.floor(this.imageTimeMs / 2);
-    img.activeAt = now + this.imageTimeMs;
+    img.savingAt = this.snapshotFault === 'stuck' ? null : now + Math.floor(this.imageTimeMs / 2);
+    img.activeAt = this.snapshotFault === null ? now + this.imageTimeMs : null;
+    img.killAt = this.snapshotFault === 'killed' ? now + this.imageTimeMs : null;
     this.events.onSnapshot?.(s, img);
     return img;
   }

@@ -127,6 +127,8 @@ export interface OpenStackEmulator {
   peakServers(): number;
   images(): EmulatedImage[];
   setErrorRate(rate: number): void;
+  /** New snapshots stay queued ('stuck'), end `killed` half-way ('killed'), or go active (null). */
+  setSnapshotFault(fault: 'stuck' | 'killed' | null): void;
   setQuota(quota: QuotaLimits): void;
   setQuotaRecheck(where: 'api' | 'conductor'): void;
   /** Injects a pagination fault into server, flavor and image lists (null: none). */
@@ -454,6 +456,9 @@ export async function startOpenStackEmulator(opts: OpenStackEmulatorOptions = {}
     },
     setErrorRate: (r) => {
       cloud.errorRate = Math.min(1, Math.max(0, r));
+    },
+    setSnapshotFault: (fault) => {
+      cloud.snapshotFault = fault;
     },
     setQuota: (q) => {
       cloud.quota = { ...cloud.quota, ...Object.fromEntries(Object.entries(q).filter(([, v]) => v !== undefined)) };
