@@ -84,6 +84,11 @@ export function runSandboxed(bwrap: string, dir: string, command: string, sink: 
   const child = spawn(bwrap, sandboxArgs(dir, command, env), { stdio: ['pipe', 'pipe', 'pipe'] });
   sink.on('data', (d) => child.stdin.write(d));
   sink.on('end', () => child.stdin.end());
+  // The client went away (it was killed, or the server deleted): like sshd tearing down the
+  // session, end the command rather than leave it running on the host.
+  sink.on('close', () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
   child.stdin.on('error', () => undefined);
   child.stdout.on('data', (d: Buffer) => sink.write(d));
   child.stderr.on('data', (d: Buffer) => sink.stderr.write(d));
