@@ -21,11 +21,15 @@ export interface CliIo {
 export interface GlobalOptions {
   db: string;
   config: string;
+  /** Nodepool 0.x secure.conf (read for 0.x-format config files only). */
+  secure?: string;
 }
 
 /** The daemon's data directory; NODEPOOL_DB or --db name another file. */
 export const DEFAULT_DB = '/var/lib/nodepool/nodepool.db';
 export const DEFAULT_CONFIG = '/etc/nodepool/nodepool.yaml';
+/** As in Nodepool 0.x: used when it exists and no -s names another. */
+export const DEFAULT_SECURE = '/etc/nodepool/secure.conf';
 
 export class CliContext {
   /** Set by a command that finished but must report a failure (e.g. one provider unreachable). */
@@ -51,7 +55,8 @@ export class CliContext {
   }
 
   loadConfig(cmd: Command): Config {
-    return loadConfig(this.globals(cmd).config, this.io.env);
+    const { config, secure } = this.globals(cmd);
+    return loadConfig(config, this.io.env, { secure });
   }
 
   print(text: string): void {

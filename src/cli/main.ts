@@ -1,9 +1,10 @@
 // The `nodepool` command line. Entry point (bin/nodepool.js) and in-process runner for tests.
 // Commands work on the store directly, so they work while the daemon is down.
+import { existsSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { systemClock } from '../clock.js';
 import { commands, type CommandModule } from './commands/index.js';
-import { CliContext, DEFAULT_CONFIG, DEFAULT_DB, type CliIo } from './context.js';
+import { CliContext, DEFAULT_CONFIG, DEFAULT_DB, DEFAULT_SECURE, type CliIo } from './context.js';
 
 export type { CliIo } from './context.js';
 
@@ -17,6 +18,11 @@ export function buildProgram(io: CliIo, extra: readonly CommandModule[] = []): {
     .description('keep a pool of single-use cloud VMs ready for CI')
     .option('--db <path>', 'SQLite database file (env NODEPOOL_DB)', io.env.NODEPOOL_DB || DEFAULT_DB)
     .option('-c, --config <file>', 'config file (env NODEPOOL_CONFIG)', io.env.NODEPOOL_CONFIG || DEFAULT_CONFIG)
+    .option(
+      '-s, --secure <file>',
+      `Nodepool 0.x secure.conf, read with a 0.x-format config (env NODEPOOL_SECURE; default ${DEFAULT_SECURE} when present)`,
+      io.env.NODEPOOL_SECURE || (existsSync(DEFAULT_SECURE) ? DEFAULT_SECURE : undefined),
+    )
     .configureOutput({ writeOut: (s) => void io.out.write(s), writeErr: (s) => void io.err.write(s) })
     .exitOverride()
     .showSuggestionAfterError();

@@ -10,7 +10,8 @@ export function register(program: Command, ctx: CliContext): void {
     .description('check the config file and print every problem with its file, line and key')
     .argument('[file]', 'config file to check (default: the -c file)')
     .action((file: string | undefined, _opts: unknown, cmd: Command) => {
-      const code = configValidate(file ?? ctx.globals(cmd).config, ctx.io.env, (line) => ctx.print(line));
+      const { config, secure } = ctx.globals(cmd);
+      const code = configValidate(file ?? config, ctx.io.env, (line) => ctx.print(line), { secure });
       if (code !== 0) ctx.exitCode = code;
     });
 }

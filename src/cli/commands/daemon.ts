@@ -11,9 +11,9 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--web-host <host>', 'address the web server listens on', '127.0.0.1')
     .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
     .action(async (opts: { webPort: number; webHost: string; logLevel: string }, cmd: Command) => {
-      const { config, db } = ctx.globals(cmd);
+      const { config, db, secure } = ctx.globals(cmd);
       // Loaded lazily: the other commands need none of the daemon's modules.
       const { runDaemon } = await import('../daemon-command.js');
-      await runDaemon({ config, db, logLevel: opts.logLevel, webHost: opts.webHost, webPort: opts.webPort });
+      await runDaemon({ config, db, secure, logLevel: opts.logLevel, webHost: opts.webHost, webPort: opts.webPort });
     });
 }

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import * as alienList from './alien-list.js';
+import * as configMigrate from './config-migrate.js';
 import * as configValidate from './config-validate.js';
 import * as daemon from './daemon.js';
 import * as del from './delete.js';
@@ -18,4 +19,4 @@ export interface CommandModule {
   register(program: Command, ctx: CliContext): void;
 }
 
-export const commands: readonly CommandModule[] = [daemon, list, failures, hold, del, imageList, labelList, providerList, alienList, configValidate, providerCheck];
+export const commands: readonly CommandModule[] = [daemon, list, failures, hold, del, imageList, labelList, providerList, alienList, configValidate, configMigrate, providerCheck];
