@@ -14,6 +14,8 @@ import { imageTable } from '../cli/commands/image-list.js';
 import { labelTable } from '../cli/commands/label-list.js';
 import { nodeTable } from '../cli/commands/list.js';
 import { labelView, providerView, statusView } from '../views.js';
+import { DEFAULT_HISTORY_INTERVAL_MS, DEFAULT_HISTORY_SPAN_MS, History, sampleOf } from './history.js';
+import { STATUS_PAGE_HTML } from './status-page.js';
 
 export interface WebServer {
   url: string;
@@ -140,13 +142,51 @@ function nodeId(text: string): number {
 
 type Handler = (req: IncomingMessage, params: string[]) => Promise<Reply>;
 
-export async function startWebServer(daemon: Daemon, opts: { host: string; port: number }): Promise<WebServer> {
+export interface WebServerOptions {
+  host: string;
+  port: number;
+  /** How often the status page's history takes a sample (default 30 s) and how far back it keeps them (1 h). */
+  historyIntervalMs?: number;
+  historySpanMs?: number;
+}
+
+/** Node events shown on the status page: the newest audit rows (newest first), and launch failures. */
+const EVENT_ROWS = 50;
+const FAILURE_ROWS = 20;
+
+export async function startWebServer(daemon: Daemon, opts: WebServerOptions): Promise<WebServer> {
+  const historyIntervalMs = opts.historyIntervalMs ?? DEFAULT_HISTORY_INTERVAL_MS;
+  const historySpanMs = opts.historySpanMs ?? DEFAULT_HISTORY_SPAN_MS;
+  const history = new History(Math.ceil(historySpanMs / historyIntervalMs) + 1);
+  const sample = () =>
+    daemon.metrics
+      .refresh()
+      .then((snap) => snap && history.add(sampleOf(snap)))
+      .catch((err: unknown) => daemon.log.warn({ err }, 'status page history sample failed'));
+  void sample();
+  // Sampling is for the page only: it must not keep a stopping process alive.
+  const sampler = setInterval(() => void sample(), historyIntervalMs).unref();
   const json = (body: unknown, status = 200): Reply => ({ status, body });
   const text = (req: IncomingMessage, body: string, asJson: () => unknown): Reply =>
     wantsJson(req) ? json(asJson()) : { status: 200, body, type: 'text/plain; charset=utf-8' };
   const labels = async () => labelView(daemon.config(), await daemon.store.listNodes(), daemon.poolView());
 
   const routes: { path: RegExp; methods: Partial<Record<Method, Handler>> }[] = [
+    { path: /^\/$/, methods: { GET: async () => ({ status: 200, body: STATUS_PAGE_HTML, type: 'text/html; charset=utf-8' }) } },
+    // The status page's data: labels, providers, node counts and images from one store read (views.ts poolSnapshot).
+    { path: /^\/api\/pool$/, methods: { GET: async () => json(await daemon.metrics.refresh()) } },
+    { path: /^\/api\/history$/, methods: { GET: async () => json({ now: daemon.clock.now(), intervalMs: historyIntervalMs, spanMs: historySpanMs, samples: history.list() }) } },
+    {
+      path: /^\/api\/events$/,
+      methods: {
+        GET: async () => {
+          const [audit, failures, nodes] = await Promise.all([daemon.store.audit({ kind: 'node', limit: EVENT_ROWS }), daemon.store.listLaunchFailures({ limit: FAILURE_ROWS }), daemon.store.listNodes()]);
+          const byId = new Map(nodes.map((n) => [n.id, n]));
+          const events = audit.reverse().map((a) => ({ ...a, hostname: byId.get(a.objectId)?.hostname ?? null, label: byId.get(a.objectId)?.label ?? null }));
+          return json({ events, failures });
+        },
+      },
+    },
     {
       path: /^\/metrics$/,
       methods: { GET: async () => ({ status: 200, body: await daemon.metrics.scrape(), type: daemon.metrics.contentType }) },
@@ -273,6 +313,12 @@ export async function startWebServer(daemon: Daemon, opts: { host: string; port:
   let closed: Promise<void> | null = null;
   return {
     url: `http://${opts.host}:${port}`,
-    close: () => (closed ??= new Promise((resolve) => server.close(() => resolve()))),
+    close: () =>
+      (closed ??= new Promise((resolve) => {
+        clearInterval(sampler);
+        server.close(() => resolve());
+        // Idle keep-alive connections (a browser's) would hold close() open.
+        server.closeIdleConnections();
+      })),
   };
 }
