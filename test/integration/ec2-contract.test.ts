@@ -9,7 +9,7 @@ import { META_OWNER, OWNER } from '../../src/model.js';
 import { createEc2Driver } from '../../providers/ec2/driver.js';
 import { startEc2Emulator, type Ec2Emulator } from '../../providers/ec2/emulator/index.js';
 import { ManagedProvider } from '../../providers/managed-provider.js';
-import { chooseFlavor, type ProviderDriver } from '../../providers/provider.js';
+import { chooseFlavor, type CloudServer, type ProviderDriver } from '../../providers/provider.js';
 import { defineProviderContract } from '../contract/provider-contract.js';
 
 const START = Date.parse('2030-01-01T00:00:00Z');
@@ -159,7 +159,7 @@ describe('EC2 driver against the emulator', () => {
       const ids = [a, b].map((s) => zones.instances().find((i) => i.id === s.id)!.subnetId);
       await probe.close();
       const spread = createEc2Driver(ec2ProviderConfig(zones, { subnets: ids, 'security-groups': ['sg-0123456789abcdef0'], 'use-private-address': true, market: 'spot' }), { clock });
-      const made = [];
+      const made: CloudServer[] = [];
       for (const n of ['np-s1', 'np-s2', 'np-s3']) made.push(await spread.createServer({ ...req(n), imageId: img }));
       const recs = made.map((s) => zones.instances().find((i) => i.id === s.id)!);
       expect(recs.map((r) => r.subnetId)).toEqual([ids[0], ids[1], ids[0]]);
