@@ -116,6 +116,15 @@ export const MIGRATIONS: readonly string[] = [
     image_id INTEGER
   );
   `,
+  // 5: job rules stored by the CLI (0.3's job-create / job-delete), added to the config's jobs.
+  `
+  CREATE TABLE jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    hold_on_failure INTEGER NOT NULL,
+    time INTEGER NOT NULL
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -23,7 +23,7 @@ import {
   type PendingUnregister,
 } from '../model.js';
 import { migrate } from './migrations.js';
-import type { NodeFilter, Store } from './store.js';
+import type { NodeFilter, Store, StoredJob } from './store.js';
 
 interface NodeRow {
   id: number;
@@ -511,5 +511,18 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     this.closed = true;
     this.db.close();
+  }
+
+  async createJob(name: string, holdOnFailure: number): Promise<StoredJob> {
+    const { lastInsertRowid } = this.db.prepare('INSERT INTO jobs (name, hold_on_failure, time) VALUES (?, ?, ?)').run(name, holdOnFailure, this.clock.now());
+    return (await this.listJobs()).find((j) => j.id === Number(lastInsertRowid))!;
+  }
+
+  async listJobs(): Promise<StoredJob[]> {
+    return this.db.prepare('SELECT id, name, hold_on_failure AS holdOnFailure, time FROM jobs ORDER BY name').all() as StoredJob[];
+  }
+
+  async deleteJob(id: number): Promise<boolean> {
+    return this.db.prepare('DELETE FROM jobs WHERE id = ?').run(id).changes > 0;
   }
 }

@@ -94,4 +94,20 @@ export interface Store {
 
   /** Idempotent. */
   close(): Promise<void>;
+
+  /** A job rule (0.3's job-create): hold up to `holdOnFailure` nodes of its failed builds. A name already stored is an error. */
+  createJob(name: string, holdOnFailure: number): Promise<StoredJob>;
+  /** By name. */
+  listJobs(): Promise<StoredJob[]>;
+  /** False when there is no such rule. */
+  deleteJob(id: number): Promise<boolean>;
+}
+
+/** A job rule kept in the store; the daemon adds these to the config's `jobs`. */
+export interface StoredJob {
+  id: number;
+  /** A job name or a regular expression, as in the config's jobs. */
+  name: string;
+  holdOnFailure: number;
+  time: number;
 }

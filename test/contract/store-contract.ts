@@ -357,6 +357,23 @@ export function defineStoreContract(
       });
     });
 
+    describe('jobs', () => {
+      it('stores job rules by name, refuses a name twice, and deletes by id', async () => {
+        const a = await store.createJob('integration-.*', 2);
+        await ctx.clock.advance(1000);
+        const b = await store.createJob('gate-unit', 1);
+        expect(a).toEqual({ id: a.id, name: 'integration-.*', holdOnFailure: 2, time: T0 });
+        expect((await store.listJobs()).map((j) => [j.name, j.holdOnFailure, j.time])).toEqual([
+          ['gate-unit', 1, T0 + 1000],
+          ['integration-.*', 2, T0],
+        ]);
+        await expect(store.createJob('gate-unit', 3)).rejects.toThrow();
+        expect(await store.deleteJob(b.id)).toBe(true);
+        expect(await store.deleteJob(b.id)).toBe(false);
+        expect((await store.listJobs()).map((j) => j.id)).toEqual([a.id]);
+      });
+    });
+
     it('close is idempotent', async () => {
       const s = await factory(ctx);
       await s.close();
