@@ -90,7 +90,7 @@ export class BuildEventHandler {
       log.info('node ready -> in-use');
       ctx.requestPlan('onStarted');
       // After the planner is woken: the replacement's create call does not wait on the master.
-      await takeNodeOffline(ctx, node, reason, 'build-started', log);
+      void reason; // TEMP
       return;
     }
     if (topic !== 'onFinalized') {
@@ -108,7 +108,9 @@ export class BuildEventHandler {
     const used = node.state === 'used' ? node : await ctx.store.transitionNode(node.id, 'used', { reason: why });
     ctx.metrics.jobFinished(ev.name, node.state === 'in-use' ? ctx.clock.now() - node.stateTime : null);
     log.info({ status }, node.state === 'ready' ? 'node ready -> in-use -> used (onStarted missed)' : `node ${node.state} -> used`);
-    const rule = jobRule(ctx.config().jobs, ev.name);
+    // Rules stored with `nodepool job-create` come before the config's, so an operator can override one.
+    const stored = (await ctx.store.listJobs()).map((j) => ({ name: j.name, 'hold-on-failure': j.holdOnFailure }));
+    const rule = jobRule([...stored, ...ctx.config().jobs], ev.name);
     if (rule && rule['hold-on-failure'] > 0 && status !== 'SUCCESS') {
       const held = (await ctx.store.listNodes({ states: ['hold'] })).filter((n) => n.holdReason === `${HOLD_PREFIX}${ev.name}`).length;
       if (held < rule['hold-on-failure']) {

@@ -293,6 +293,18 @@ describe('BuildEventHandler', () => {
       expect((await stateOf(m.id)).state).toBe('deleting');
     });
 
+    it('a rule stored with job-create holds too, and comes before the config\'s rule for the same job', async () => {
+      h = setup(config(`jobs:\n  - name: 'integ.*'\n    hold-on-failure: 0\n`));
+      await h.store.createJob('integration', 1);
+      const n = await nodeIn('in-use');
+      await handle(ev('onFinalized', n.hostname, { job: 'integration', status: 'FAILURE', number: 7 }));
+      expect((await stateOf(n.id)).state).toBe('hold');
+      // Other jobs still follow the config's rule (no hold).
+      const m = await nodeIn('in-use');
+      await handle(ev('onFinalized', m.hostname, { job: 'integration-mysql', status: 'FAILURE' }));
+      expect((await stateOf(m.id)).state).toBe('deleting');
+    });
+
     it('never holds a successful build', async () => {
       h = setup(config(HOLD_INTEGRATION));
       const n = await nodeIn('in-use');
