@@ -17,6 +17,7 @@ import {
   RunInstancesCommand,
   TerminateInstancesCommand,
   paginateDescribeInstances,
+  type AccountAttributeName,
   type Instance,
   type RunInstancesCommandInput,
 } from '@aws-sdk/client-ec2';
@@ -191,7 +192,7 @@ describe('EC2 emulator: pagination and idempotency', () => {
   });
 
   it('answers a repeated ClientToken with the first reservation, and different arguments with IdempotentParameterMismatch', async () => {
-    const input = { ImageId: ami, InstanceType: 't3.small', MinCount: 1, MaxCount: 1, ClientToken: 'node-0042' };
+    const input: RunInstancesCommandInput = { ImageId: ami, InstanceType: 't3.small', MinCount: 1, MaxCount: 1, ClientToken: 'node-0042' };
     const before = emu.instances().length;
     const a = await ec2.send(new RunInstancesCommand(input));
     const b = await ec2.send(new RunInstancesCommand(input));
@@ -207,7 +208,7 @@ describe('EC2 emulator: pagination and idempotency', () => {
 
   it('lost answer: the launch happens, the answer is a 500, and the retry with the same ClientToken finds it', async () => {
     emu.inject('RunInstances', 'lost-answer');
-    const input = { ImageId: ami, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1, ClientToken: 'node-0043' };
+    const input: RunInstancesCommandInput = { ImageId: ami, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1, ClientToken: 'node-0043' };
     const err = await failure(ec2.send(new RunInstancesCommand(input)));
     expect(err).toMatchObject({ name: 'InternalError', status: 500, fault: 'server' });
     const made = emu.instances().filter((i) => i.clientToken === 'node-0043');
@@ -309,7 +310,7 @@ describe('EC2 emulator: errors as the SDK parses them', () => {
   });
 
   it('answers unknown and unavailable AMIs, key pairs and subnets with their own codes', async () => {
-    const base = { InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 };
+    const base = { InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 } as const;
     expect((await failure(ec2.send(new RunInstancesCommand({ ...base, ImageId: 'ami-0123456789abcdef0' })))).name).toBe('InvalidAMIID.NotFound');
     expect((await failure(ec2.send(new RunInstancesCommand({ ...base, ImageId: 'ami-xyz' })))).name).toBe('InvalidAMIID.Malformed');
     expect((await failure(ec2.send(new RunInstancesCommand({ ...base, ImageId: ami, KeyName: 'nope' })))).name).toBe('InvalidKeyPair.NotFound');
@@ -458,7 +459,8 @@ describe('EC2 emulator: account reads', () => {
       ['t3.micro', 2, 1024],
     ]);
     expect((await failure(ec2.send(new DescribeInstanceTypesCommand({ InstanceTypes: ['x9.huge' as never] })))).name).toBe('InvalidInstanceType');
-    const attrs = await ec2.send(new DescribeAccountAttributesCommand({ AttributeNames: ['max-instances'] }));
+    // The SDK's AccountAttributeName enum lists only supported-platforms and default-vpc; EC2 takes max-instances too.
+    const attrs = await ec2.send(new DescribeAccountAttributesCommand({ AttributeNames: ['max-instances' as AccountAttributeName] }));
     expect(attrs.AccountAttributes).toEqual([{ AttributeName: 'max-instances', AttributeValues: [{ AttributeValue: '32' }] }]);
     const zones = await ec2.send(new DescribeAvailabilityZonesCommand({}));
     expect(zones.AvailabilityZones!.map((z) => [z.ZoneName, z.ZoneId, z.State])).toEqual([
