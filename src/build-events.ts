@@ -90,7 +90,7 @@ export class BuildEventHandler {
       log.info('node ready -> in-use');
       ctx.requestPlan('onStarted');
       // After the planner is woken: the replacement's create call does not wait on the master.
-      void reason; // TEMP
+      await takeNodeOffline(ctx, node, reason, 'build-started', log);
       return;
     }
     if (topic !== 'onFinalized') {
