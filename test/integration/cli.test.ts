@@ -61,7 +61,7 @@ describe('nodepool list', () => {
     expect(code).toBe(0);
     const lines = out.trimEnd().split('\n');
     expect(lines).toHaveLength(3);
-    expect(lines[0].split(/\s{2,}/)).toEqual(['ID', 'Provider', 'AZ', 'Label', 'Target', 'Hostname', 'Server ID', 'IP', 'State', 'Age', 'Comment']);
+    expect(lines[0].split(/\s{2,}/)).toEqual(['ID', 'Provider', 'AZ', 'Label', 'Target', 'Hostname', 'NodeName', 'Server ID', 'IP', 'State', 'Age', 'Comment']);
     expect(lines[1].split(/\s{2,}/)).toEqual([String(a.id), 'cloud-a', 'nova', 'trusty', 'jenkins1', a.hostname, `srv-${a.id}`, a.ip, 'ready', '01:02:03:05']);
     // Columns line up: every column starts at the same offset in every line.
     for (const col of ['Provider', 'Label', 'State', 'Age']) {
@@ -238,17 +238,22 @@ describe('nodepool delete', () => {
 describe('nodepool image-list', () => {
   it('prints images as a table and as JSON', async () => {
     const img = await store.createImage({ provider: 'cloud-a', image: 'trusty', version: '1704164645' });
-    await store.updateImage(img.id, { externalId: 'glance-42' });
+    await store.updateImage(img.id, { externalId: 'glance-42', hostname: 'template-trusty-1704164645', serverId: 'srv-7', step: 'setup' });
+    const failed = await store.createImage({ provider: 'cloud-a', image: 'trusty', version: '1704164700' });
+    await store.transitionImage(failed.id, 'failed', { patch: { reason: 'setup: setup script setup.sh exited 3' } });
     await clock.advance(90_000);
-    await store.transitionImage(img.id, 'ready');
+    const building = await run('image-list');
+    expect(building.out.trimEnd().split('\n')[1].split(/\s{2,}/)[7]).toBe('building (setup)');
+    await store.transitionImage(img.id, 'ready', { patch: { serverId: null } });
     await clock.advance(61_000);
     const table = await run('image-list');
     expect(table.code).toBe(0);
     const lines = table.out.trimEnd().split('\n');
-    expect(lines[0].split(/\s{2,}/)).toEqual(['ID', 'Provider', 'Image', 'Version', 'Image ID', 'State', 'Age']);
-    expect(lines[1].split(/\s{2,}/)).toEqual([String(img.id), 'cloud-a', 'trusty', '1704164645', 'glance-42', 'ready', '00:00:01:01']);
+    expect(lines[0].split(/\s{2,}/)).toEqual(['ID', 'Provider', 'Image', 'Hostname', 'Version', 'Image ID', 'Server ID', 'State', 'Age', 'Reason']);
+    expect(lines[1].split(/\s{2,}/)).toEqual([String(img.id), 'cloud-a', 'trusty', 'template-trusty-1704164645', '1704164645', 'glance-42', 'ready', '00:00:01:01']);
+    expect(lines[2].split(/\s{2,}/)).toEqual([String(failed.id), 'cloud-a', 'trusty', '1704164700', 'failed', '00:00:02:31', 'setup: setup script setup.sh exited 3']);
     const json = await run('image-list', '--json');
-    expect(JSON.parse(json.out)).toEqual([await store.getImage(img.id)]);
+    expect(JSON.parse(json.out)).toEqual([await store.getImage(img.id), await store.getImage(failed.id)]);
   });
 });
 

@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentImage } from '../../src/builder/retention.js';
+import { runCli } from '../../src/cli/main.js';
+import { systemClock } from '../../src/clock.js';
 import { runRemote } from '../../src/builder/remote.js';
 import { imageMetadata, META_IMAGE_ID, type ImageRecord } from '../../src/model.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
@@ -197,5 +199,54 @@ describe.skipIf(!findBwrap())('image builder in the daemon', () => {
     }
     expect(snapshots().map((i) => i.id)).toContain(cur.externalId);
     expect(await store.getNode(node.id)).toBeTruthy();
+  });
+
+  async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+    let out = '';
+    let err = '';
+    const code = await runCli(['--db', h.dbPath, '-c', h.configPath, ...argv], { out: { write: (t: string) => (out += t) }, err: { write: (t: string) => (err += t) }, env: h.env, clock: systemClock });
+    return { code, out, err };
+  }
+
+  it('nodepool image-update shows each step as it happens and ends with the new image current', async () => {
+    const res = await cli('image-update', 'cloud-a', 'ubuntu');
+    expect(res.err).toBe('');
+    expect(res.code).toBe(0);
+    const steps = res.out.trimEnd().split('\n').map((l) => l.replace(/^cloud-a ubuntu build \d+ \(\d{8}T\d{6}Z\): /, ''));
+    // Polling (4 per second) may miss a short step, never the order or the end.
+    expect(steps.at(-1)).toMatch(/^ready in \d+ s$/);
+    expect(steps.length).toBeGreaterThanOrEqual(2);
+    const order = ['boot', 'active', 'ssh', 'upload', 'setup', 'snapshot', 'saved', 'cleanup', 'validate'];
+    const seen = steps.slice(0, -1).map((s) => order.indexOf(s));
+    expect(seen).toEqual([...seen].sort((a, b) => a - b));
+    expect(await cli('image-update', 'cloud-a', 'nosuch')).toMatchObject({ code: 1, err: expect.stringContaining('provider cloud-a has an image nosuch with a setup script') });
+  });
+
+  it('image-delete of the current image makes the previous one current; image-pause stops scheduled builds', async () => {
+    const [previous, cur] = (await rows()).filter((r) => r.state === 'ready').slice(-2);
+    expect((await cli('image-delete', String(cur.id))).code).toBe(0);
+    await waitFor(async () => !(await store.getImage(cur.id)), { what: 'the deleted image row removed' });
+    expect((await current())?.id).toBe(previous.id);
+    await waitFor(() => !emu.images().some((i) => i.id === cur.externalId), { what: 'the snapshot deleted' });
+    expect((await cli('image-pause', 'ubuntu', '--reason', 'mirror down')).code).toBe(0);
+    expect(await store.listImagePauses()).toEqual([expect.objectContaining({ image: 'ubuntu', reason: 'mirror down' })]);
+    expect((await cli('image-unpause', 'ubuntu')).code).toBe(0);
+    expect(await store.listImagePauses()).toEqual([]);
+  });
+
+  it('alien-image-list lists a snapshot of another deployment, which the daemon never deletes', async () => {
+    const node = (await store.listNodes({ states: ['ready'] }))[0];
+    const driver = (await import('../../providers/openstack/driver.js')).createOpenStackDriver(h.daemon!.config().providers[0]);
+    try {
+      const theirs = await driver.createImage(node.serverId!, 'theirs', imageMetadata('other', { id: 1, provider: 'cloud-a', image: 'ubuntu' }));
+      const res = await cli('alien-image-list', '--json');
+      expect(res.code).toBe(0);
+      expect(JSON.parse(res.out)).toEqual([{ provider: 'cloud-a', name: 'theirs', imageId: theirs, state: expect.any(String), owner: 'other deployment other' }]);
+      await h.daemon!.cleanup();
+      await h.daemon!.cleanup();
+      expect(emu.images().some((i) => i.id === theirs)).toBe(true);
+    } finally {
+      await driver.close();
+    }
   });
 });

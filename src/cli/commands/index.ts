@@ -10,6 +10,7 @@ import * as del from './delete.js';
 import * as failures from './failures.js';
 import * as hold from './hold.js';
 import * as imageList from './image-list.js';
+import * as images from './images.js';
 import * as labelList from './label-list.js';
 import * as list from './list.js';
 import * as providerCheck from './provider-check.js';
@@ -19,4 +20,4 @@ export interface CommandModule {
   register(program: Command, ctx: CliContext): void;
 }
 
-export const commands: readonly CommandModule[] = [daemon, list, failures, hold, del, imageList, labelList, providerList, alienList, configValidate, configMigrate, providerCheck];
+export const commands: readonly CommandModule[] = [daemon, list, failures, hold, del, imageList, images, labelList, providerList, alienList, configValidate, configMigrate, providerCheck];
