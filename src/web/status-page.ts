@@ -107,14 +107,14 @@ function cell(label, field, value, cls) {
 
 function renderLabels(pool) {
   var providers = pool.providers.map(function (p) { return p.name; });
-  var head = "<tr><th>Label</th><th>Min-ready</th><th>Demand</th><th>Ready</th><th>Building</th><th>In use</th><th>Hold</th><th>Deleting</th><th>Deficit</th>";
+  var head = "<tr><th>Label</th><th>Min-ready</th><th>Demand</th><th>Ready</th><th>Building</th><th>In use</th><th>Used</th><th>Hold</th><th>Deleting</th><th>Deficit</th>";
   providers.forEach(function (p) { head += "<th>" + esc(p) + "</th>"; });
   document.querySelector("#labels thead").innerHTML = head + "</tr>";
   var rows = pool.labels.map(function (l) {
     var short = l.ready < l.minReady;
     var tr = '<tr data-row="' + esc(l.name) + '"><td>' + esc(l.name) + "</td>" + cell(l.name, "minReady", l.minReady) + cell(l.name, "demand", l.demand) +
       cell(l.name, "ready", l.ready, short ? "short" : "") + cell(l.name, "building", l.building) + cell(l.name, "inUse", l.inUse) +
-      cell(l.name, "hold", l.hold) + cell(l.name, "deleting", l.deleting) + cell(l.name, "deficit", l.deficit, l.deficit > 0 ? "short" : "");
+      cell(l.name, "used", l.used) + cell(l.name, "hold", l.hold) + cell(l.name, "deleting", l.deleting) + cell(l.name, "deficit", l.deficit, l.deficit > 0 ? "short" : "");
     providers.forEach(function (p) {
       if (l.providers.indexOf(p) < 0) { tr += '<td class="muted">-</td>'; return; }
       var parts = STATES.map(function (s) {

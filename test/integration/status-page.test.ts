@@ -31,7 +31,7 @@ afterEach(async () => {
   web = h = null;
 });
 
-const FIELDS = ['minReady', 'ready', 'building', 'inUse', 'hold', 'deleting', 'deficit', 'demand'] as const;
+const FIELDS = ['minReady', 'ready', 'building', 'inUse', 'used', 'hold', 'deleting', 'deficit', 'demand'] as const;
 
 /** The label table as the page shows it: label -> field -> text. */
 async function pageLabels(page: Page): Promise<Record<string, Record<string, string>>> {
