@@ -57,15 +57,19 @@ export function register(program: Command, ctx: CliContext): void {
     .description('list servers in the configured providers that no node owns')
     .option('--json', 'print a JSON array')
     .option('--targets', 'list agents on the configured masters that no node knows (listed, never touched)')
-    .action(async (opts: { json?: boolean; targets?: boolean }, cmd: Command) => {
+    .argument('[provider]', 'only this provider (as in Nodepool 0.x)')
+    .action(async (provider: string | undefined, opts: { json?: boolean; targets?: boolean }, cmd: Command) => {
       const config = ctx.loadConfig(cmd);
+      if (provider !== undefined && !config.providers.some((p) => p.name === provider)) {
+        return cmd.error(`error: no provider ${provider} in ${ctx.globals(cmd).config} (it has ${config.providers.map((p) => p.name).join(', ')})`);
+      }
       const { nodes, deploymentId } = await ctx.withStore(cmd, async (store) => ({
         nodes: await store.listNodes(),
         deploymentId: await knownDeploymentId(store, config['deployment-id']),
       }));
       if (opts.targets) return printTargetAliens(ctx, await listTargetAliens(config, nodes, { log: silentLogger, clock: ctx.io.clock }), opts.json);
       const aliens: Alien[] = [];
-      for (const cfg of config.providers) {
+      for (const cfg of config.providers.filter((p) => provider === undefined || p.name === provider)) {
         try {
           const driver = createDriver(cfg, { clock: ctx.io.clock, log: silentLogger });
           try {

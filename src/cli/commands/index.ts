@@ -10,6 +10,7 @@ import * as del from './delete.js';
 import * as failures from './failures.js';
 import * as hold from './hold.js';
 import * as imageList from './image-list.js';
+import * as jobCommands from './job-commands.js';
 import * as images from './images.js';
 import * as labelList from './label-list.js';
 import * as list from './list.js';
@@ -20,4 +21,4 @@ export interface CommandModule {
   register(program: Command, ctx: CliContext): void;
 }
 
-export const commands: readonly CommandModule[] = [daemon, list, failures, hold, del, imageList, images, labelList, providerList, alienList, configValidate, configMigrate, providerCheck];
+export const commands: readonly CommandModule[] = [daemon, list, failures, hold, del, imageList, images, labelList, providerList, alienList, configValidate, configMigrate, jobCommands, providerCheck];

@@ -5,14 +5,34 @@ import type { Config } from '../../config.js';
 import { formatAge } from '../../duration.js';
 import type { LaunchFailure, NodeRecord } from '../../model.js';
 import type { CliContext } from '../context.js';
-import { formatTable } from '../table.js';
+import { formatTable, type Cell } from '../table.js';
 
-export const NODE_COLUMNS = ['ID', 'Provider', 'AZ', 'Label', 'Target', 'Hostname', 'Server ID', 'IP', 'State', 'Age', 'Comment'] as const;
+/**
+ * Nodepool 0.x's columns first, in its order (NodeName is the node's name on its master, which is
+ * its hostname here), then ours. Add a column by adding a row here.
+ */
+const COLUMNS: readonly { header: string; cell: (n: NodeRecord, now: number) => Cell }[] = [
+  { header: 'ID', cell: (n) => n.id },
+  { header: 'Provider', cell: (n) => n.provider },
+  { header: 'AZ', cell: (n) => n.az },
+  { header: 'Label', cell: (n) => n.label },
+  { header: 'Target', cell: (n) => n.target },
+  { header: 'Hostname', cell: (n) => n.hostname },
+  { header: 'NodeName', cell: (n) => n.hostname },
+  { header: 'Server ID', cell: (n) => n.serverId },
+  { header: 'IP', cell: (n) => n.ip },
+  { header: 'State', cell: (n) => n.state },
+  { header: 'Age', cell: (n, now) => formatAge(now - n.stateTime) },
+  // Ours, after the 0.x columns.
+  { header: 'Comment', cell: (n) => n.comment },
+];
+
+export const NODE_COLUMNS = COLUMNS.map((c) => c.header);
 
 export function nodeTable(nodes: readonly NodeRecord[], now: number): string {
   return formatTable(
     NODE_COLUMNS,
-    nodes.map((n) => [n.id, n.provider, n.az, n.label, n.target, n.hostname, n.serverId, n.ip, n.state, formatAge(now - n.stateTime), n.comment]),
+    nodes.map((n) => COLUMNS.map((c) => c.cell(n, now))),
   );
 }
 
