@@ -12,8 +12,21 @@ import { startWebServer, type WebServer } from './web/server.js';
 import { findGearmand, startGearmand, type Gearmand } from './sim/gearmand.js';
 import { startSimMaster, type SimMaster } from './sim/master.js';
 import { startLoad, type Load } from './sim/load.js';
+import { findBwrap } from '../providers/openstack/emulator/sandbox.js';
 
 const CI_KEYS = ['gearman-servers', 'zmq-publishers', 'targets', 'jobs'];
+
+/** The demo config without image bakes (no setup or image-check): for a machine without bubblewrap. */
+export function withoutBakes(text: string): string {
+  const doc = parseDocument(text);
+  const providers = doc.get('providers');
+  if (!(providers instanceof YAMLSeq)) return text;
+  for (const p of providers.items) {
+    const images = p instanceof YAMLMap ? p.get('images') : null;
+    if (images instanceof YAMLSeq) for (const i of images.items) if (i instanceof YAMLMap) for (const k of ['setup', 'image-check']) i.delete(k);
+  }
+  return doc.toString();
+}
 
 /** The demo config without the CI loop: for a machine without gearmand. */
 export function withoutCiLoop(text: string): string {
@@ -53,8 +66,15 @@ export async function runDemo(root = process.cwd()): Promise<void> {
   process.once('SIGTERM', () => void stop().then(() => process.exit(0)));
 
   try {
+    // With bubblewrap the emulated VMs run the setup scripts for real, each in its own tree under
+    // var/sandbox, and snapshots carry those trees: the daemon bakes images/ before it launches.
+    const bakes = findBwrap() !== null;
+    const sandboxRoot = join(varDir, 'sandbox');
+    await rm(sandboxRoot, { recursive: true, force: true });
     for (const seed of [1, 2]) {
-      clouds.push(await startOpenStackEmulator({ seed, bootTimeMs: 3000, errorRate: 0.05, sshAuthorizedKeys: [keys.public] }));
+      const sandboxDir = bakes ? join(sandboxRoot, `cloud-${seed}`) : undefined;
+      if (sandboxDir) await mkdir(sandboxDir, { recursive: true });
+      clouds.push(await startOpenStackEmulator({ seed, bootTimeMs: 3000, errorRate: 0.05, sshAuthorizedKeys: [keys.public], sandboxDir }));
     }
     const env: Record<string, string | undefined> = {
       ...process.env,
@@ -63,8 +83,13 @@ export async function runDemo(root = process.cwd()): Promise<void> {
       NODEPOOL_DEMO_SSH_PORT_A: String(clouds[0].sshPort),
       NODEPOOL_DEMO_SSH_PORT_B: String(clouds[1].sshPort),
       NODEPOOL_DEMO_KEY: keyPath,
+      NODEPOOL_DEMO_SCRIPTS_DIR: resolve(root, 'images'),
     };
     let configText = await readFile(resolve(root, 'config/demo.yaml'), 'utf8');
+    if (!bakes) {
+      console.log('bubblewrap is not installed: the demo boots its base images without baking. To bake images/ first:\n  apt-get install -y bubblewrap\n');
+      configText = withoutBakes(configText);
+    }
     if (findGearmand()) {
       gearmand = await startGearmand();
       const token = 'demo-token';
@@ -118,6 +143,7 @@ export async function runDemo(root = process.cwd()): Promise<void> {
         `  npx nodepool --db ${db} list              # nodes: building, ready, in-use, used, deleting`,
         `  npx nodepool --db ${db} hold ID --reason debugging --expire 10m`,
         `  npx nodepool --db ${db} delete ID         # a replacement launches within a second`,
+        ...(bakes ? [`  npx nodepool --db ${db} image-list        # the image baked from images/setup.sh (small nodes boot it)`] : []),
         `  curl ${web.url}/metrics                    # Prometheus metrics (also /health, /api/nodes)`,
         ...(sim ? [`  curl -u nodepool:demo-token ${sim.jenkinsUrl}computer/api/json   # the master's nodes`] : []),
         'Ctrl-C stops the demo.',

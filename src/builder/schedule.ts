@@ -20,11 +20,17 @@ export interface BakeHistory {
 
 export interface BakeBackoff {
   baseMs: number;
+  /** The first wait when no ready image exists: its labels cannot launch at all meanwhile. */
+  missingBaseMs: number;
   maxMs: number;
 }
 
-/** After a failed bake: 10 min, doubling, at most 6 h (a broken setup script must not boot a template server every minute). */
-export const DEFAULT_BAKE_BACKOFF: BakeBackoff = { baseMs: 10 * 60_000, maxMs: 6 * 3600_000 };
+/**
+ * After a failed bake: 10 min, doubling, at most 6 h (a broken setup script must not boot a
+ * template server every minute); 1 min doubling while no image exists at all, since a
+ * transient cloud error then stops the label's launches.
+ */
+export const DEFAULT_BAKE_BACKOFF: BakeBackoff = { baseMs: 10 * 60_000, missingBaseMs: 60_000, maxMs: 6 * 3600_000 };
 
 export type BakeDecision = { due: true; reason: 'missing' | 'scheduled' } | { due: false; reason: 'paused' | 'running' | 'backoff' | 'current'; nextAt: number | null };
 
@@ -50,7 +56,8 @@ export function nextFiring(schedule: Cron, now: number): number | null {
 
 export function backoffUntil(h: BakeHistory, backoff: BakeBackoff): number | null {
   if (h.failures <= 0 || h.lastFailure === null) return null;
-  return h.lastFailure + Math.min(backoff.maxMs, backoff.baseMs * 2 ** (h.failures - 1));
+  const base = h.hasReady ? backoff.baseMs : backoff.missingBaseMs;
+  return h.lastFailure + Math.min(backoff.maxMs, base * 2 ** (h.failures - 1));
 }
 
 export function bakeDue(h: BakeHistory, schedule: Cron, now: number, backoff: BakeBackoff = DEFAULT_BAKE_BACKOFF): BakeDecision {

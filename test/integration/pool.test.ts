@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { startOpenStackEmulator } from '../../providers/openstack/emulator/index.js';
 import { Daemon } from '../../src/daemon.js';
-import { withoutCiLoop } from '../../src/demo.js';
+import { withoutBakes, withoutCiLoop } from '../../src/demo.js';
+import { findBwrap } from '../../providers/openstack/emulator/sandbox.js';
 import { silentLogger } from '../../src/log.js';
 
 let h: PoolHarness | null = null;
@@ -27,19 +28,28 @@ const byState = (nodes: NodeRecord[], label?: string) => {
 };
 
 describe('pool', () => {
-  it('fills every label of the demo config to min-ready', async () => {
+  it('fills every label of the demo config to min-ready, small nodes from the image it baked first', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'nodepool-demo-test-'));
     const keys = ssh2.utils.generateKeyPairSync('ecdsa', { bits: 256 });
     await writeFile(join(dir, 'key'), keys.private, { mode: 0o600 });
-    const clouds = await Promise.all([1, 2].map((seed) => startOpenStackEmulator({ seed, bootTimeMs: 100, sshAuthorizedKeys: [keys.public] })));
+    // As `npm start` does: sandboxed VMs where bubblewrap exists (the setup really runs), else no bakes.
+    const bakes = findBwrap() !== null;
+    const clouds = await Promise.all(
+      [1, 2].map(async (seed) => {
+        const sandboxDir = bakes ? await mkdtemp(join(dir, `sandbox-${seed}-`)) : undefined;
+        return startOpenStackEmulator({ seed, bootTimeMs: 100, imageTimeMs: 100, sshAuthorizedKeys: [keys.public], sandboxDir });
+      }),
+    );
     const configPath = join(dir, 'demo.yaml');
-    await writeFile(configPath, withoutCiLoop(await readFile('config/demo.yaml', 'utf8')));
+    const demo = withoutCiLoop(await readFile('config/demo.yaml', 'utf8'));
+    await writeFile(configPath, bakes ? demo : withoutBakes(demo));
     const env = {
       NODEPOOL_DEMO_CLOUD_A_URL: clouds[0].authUrl,
       NODEPOOL_DEMO_CLOUD_B_URL: clouds[1].authUrl,
       NODEPOOL_DEMO_SSH_PORT_A: String(clouds[0].sshPort),
       NODEPOOL_DEMO_SSH_PORT_B: String(clouds[1].sshPort),
       NODEPOOL_DEMO_KEY: join(dir, 'key'),
+      NODEPOOL_DEMO_SCRIPTS_DIR: join(import.meta.dirname, '..', '..', 'images'),
     };
     const daemon = await Daemon.start({ configPath, dbPath: join(dir, 'db'), env, log: silentLogger });
     try {
@@ -47,6 +57,13 @@ describe('pool', () => {
         await waitFor(async () => (await daemon.store.listNodes({ label: label.name, states: ['ready'] })).length === label['min-ready'], { what: `${label.name} at min-ready` });
       }
       expect((await daemon.store.listNodes()).map((n) => n.label).sort()).toEqual(['large', 'small', 'small', 'small']);
+      if (bakes) {
+        const images = await daemon.store.listImages({ states: ['ready'] });
+        expect(images.map((i) => [i.provider, i.image]).sort()).toEqual([['cloud-a', 'ubuntu'], ['cloud-b', 'ubuntu']]);
+        for (const n of await daemon.store.listNodes({ label: 'small' })) expect(n.imageId).toBe(images.find((i) => i.provider === n.provider)!.externalId);
+        // `large` has no setup script: it boots its base image, unbaked.
+        for (const n of await daemon.store.listNodes({ label: 'large' })) expect(n.imageVersion).toBeNull();
+      }
     } finally {
       await daemon.stop();
       await Promise.all(clouds.map((c) => c.close()));

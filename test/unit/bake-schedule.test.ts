@@ -25,10 +25,14 @@ describe('bake schedule (UTC)', () => {
   it('never bakes while paused or running, and backs off after failures', () => {
     expect(bakeDue({ ...fresh, paused: true }, daily, 0)).toEqual({ due: false, reason: 'paused', nextAt: null });
     expect(bakeDue({ ...fresh, running: true }, daily, 0)).toEqual({ due: false, reason: 'running', nextAt: null });
+    // No image at all: 1 min doubled once.
     const failed = { ...fresh, failures: 2, lastFailure: at('2026-12-01T10:00:00Z') };
-    // 10 min doubled once: 20 min.
-    expect(bakeDue(failed, daily, at('2026-12-01T10:19:59Z'))).toEqual({ due: false, reason: 'backoff', nextAt: at('2026-12-01T10:20:00Z') });
-    expect(bakeDue(failed, daily, at('2026-12-01T10:20:00Z'))).toEqual({ due: true, reason: 'missing' });
+    expect(bakeDue(failed, daily, at('2026-12-01T10:01:59Z'))).toEqual({ due: false, reason: 'backoff', nextAt: at('2026-12-01T10:02:00Z') });
+    expect(bakeDue(failed, daily, at('2026-12-01T10:02:00Z'))).toEqual({ due: true, reason: 'missing' });
+    // With a ready image to fall back on: 10 min doubled once, then the schedule decides.
+    const withImage = { ...failed, hasReady: true, lastStarted: at('2026-12-01T09:59:00Z') };
+    expect(bakeDue(withImage, daily, at('2026-12-01T10:19:59Z'))).toEqual({ due: false, reason: 'backoff', nextAt: at('2026-12-01T10:20:00Z') });
+    expect(bakeDue(withImage, daily, at('2026-12-02T02:14:00Z'))).toEqual({ due: true, reason: 'scheduled' });
     const many = { ...fresh, failures: 30, lastFailure: 0 };
     expect(bakeDue(many, daily, 6 * 3600_000 - 1).due).toBe(false);
     expect(bakeDue(many, daily, 6 * 3600_000).due).toBe(true);

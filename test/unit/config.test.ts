@@ -13,6 +13,7 @@ const DEMO_ENV: Env = {
   NODEPOOL_DEMO_SSH_PORT_A: '42022',
   NODEPOOL_DEMO_SSH_PORT_B: '42023',
   NODEPOOL_DEMO_KEY: '/tmp/nodepool-demo/id_ed25519',
+  NODEPOOL_DEMO_SCRIPTS_DIR: '/tmp/nodepool-demo/images',
   NODEPOOL_DEMO_GEARMAN_PORT: '4730',
   NODEPOOL_DEMO_ZMQ_URL: 'tcp://127.0.0.1:8888',
   NODEPOOL_DEMO_JENKINS_URL: 'http://127.0.0.1:8080/',
@@ -140,6 +141,7 @@ describe('valid configs', () => {
       'host-key-checking': true,
       'build-timeout': 3_600_000,
       'snapshot-timeout': 1_800_000,
+      'template-hostname': 'template-{image}-{timestamp}',
     });
     expect([p['ipv6-preferred'], p['use-private-address']]).toEqual([false, false]);
     expect(c.labels[0]['min-ready']).toBe(0);
