@@ -2,18 +2,26 @@
 // parses back (answers and errors), lifecycle by a ManualClock, throttling, AMIs and SSH.
 import {
   CreateImageCommand,
+  CreateTagsCommand,
+  DeleteKeyPairCommand,
   DeleteSnapshotCommand,
+  DeleteTagsCommand,
   DeregisterImageCommand,
   DescribeAccountAttributesCommand,
   DescribeAvailabilityZonesCommand,
   DescribeImagesCommand,
   DescribeInstancesCommand,
+  DescribeInstanceStatusCommand,
   DescribeInstanceTypesCommand,
   DescribeKeyPairsCommand,
   DescribeRegionsCommand,
+  DescribeSecurityGroupsCommand,
   DescribeSnapshotsCommand,
   DescribeSubnetsCommand,
+  DescribeVolumesCommand,
+  DescribeVpcsCommand,
   EC2Client,
+  ImportKeyPairCommand,
   RunInstancesCommand,
   TerminateInstancesCommand,
   paginateDescribeInstances,
@@ -554,5 +562,90 @@ describe('EC2 emulator: SSH', () => {
       expect(await sshRun(node.PrivateIpAddress!, emu.sshPort, keys.private, 'cat /opt/cache/marker')).toEqual({ code: 0, out: 'baked\n' });
       expect((await sshRun(plain.PrivateIpAddress!, emu.sshPort, keys.private, 'cat /opt/cache/marker')).code).not.toBe(0);
     });
+  });
+});
+
+describe('EC2 emulator: networks, key pairs, tags, volumes, status checks', () => {
+  let emu: Ec2Emulator;
+  let ec2: EC2Client;
+  let clock: ManualClock;
+  let ami: string;
+
+  beforeAll(async () => {
+    // No throttling at all: launches and reads are limited only by the account.
+    ({ emu, ec2, clock } = await start({ throttle: false, securityGroups: ['nodepool-ssh'], statusChecksMs: 30_000, bootTimeMs: 1000 }));
+    ami = (await ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }))).Images![0].ImageId!;
+  });
+
+  it('lists the default VPC and its security groups, and launches into a named group', async () => {
+    const vpcs = await ec2.send(new DescribeVpcsCommand({}));
+    expect(vpcs.Vpcs).toHaveLength(1);
+    expect(vpcs.Vpcs![0]).toMatchObject({ VpcId: emu.vpcId, IsDefault: true, State: 'available', CidrBlock: '172.31.0.0/16' });
+    const groups = await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: ['nodepool-ssh'] }] }));
+    expect(groups.SecurityGroups).toHaveLength(1);
+    const sg = groups.SecurityGroups![0].GroupId!;
+    expect(sg).toMatch(/^sg-[0-9a-f]{17}$/);
+    const r = await ec2.send(new RunInstancesCommand({ ImageId: ami, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1, SecurityGroupIds: [sg] }));
+    expect(r.Instances![0].SecurityGroups).toEqual([{ GroupId: sg, GroupName: 'nodepool-ssh' }]);
+    expect(r.Instances![0].VpcId).toBe(emu.vpcId);
+    expect((await failure(ec2.send(new RunInstancesCommand({ ImageId: ami, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1, SecurityGroupIds: ['sg-0123456789abcdef0'] })))).name).toBe(
+      'InvalidGroup.NotFound',
+    );
+  });
+
+  it('imports, lists and deletes key pairs', async () => {
+    const key = ssh2.utils.generateKeyPairSync('ed25519');
+    const imported = await ec2.send(new ImportKeyPairCommand({ KeyName: 'builder', PublicKeyMaterial: Buffer.from(key.public) }));
+    expect(imported.KeyPairId).toMatch(/^key-[0-9a-f]{17}$/);
+    expect(imported.KeyFingerprint).toBeTruthy();
+    expect((await failure(ec2.send(new ImportKeyPairCommand({ KeyName: 'builder', PublicKeyMaterial: Buffer.from(key.public) })))).name).toBe('InvalidKeyPair.Duplicate');
+    const listed = await ec2.send(new DescribeKeyPairsCommand({ KeyNames: ['builder'], IncludePublicKey: true }));
+    expect(listed.KeyPairs![0].PublicKey).toBe(key.public.trim());
+    await ec2.send(new DeleteKeyPairCommand({ KeyName: 'builder' }));
+    // Deleting again is fine, as on EC2.
+    await ec2.send(new DeleteKeyPairCommand({ KeyName: 'builder' }));
+    expect((await failure(ec2.send(new DescribeKeyPairsCommand({ KeyNames: ['builder'] })))).name).toBe('InvalidKeyPair.NotFound');
+  });
+
+  it('tags after launch (CreateTags, DeleteTags) and lists root volumes with their tags', async () => {
+    const i = (
+      await ec2.send(
+        new RunInstancesCommand({
+          ImageId: ami,
+          InstanceType: 't3.micro',
+          MinCount: 1,
+          MaxCount: 1,
+          TagSpecifications: [{ ResourceType: 'volume', Tags: [{ Key: 'nodepool_node', Value: '0007' }] }],
+        }),
+      )
+    ).Instances![0];
+    await ec2.send(new CreateTagsCommand({ Resources: [i.InstanceId!], Tags: [{ Key: 'a', Value: '1' }, { Key: 'b', Value: '2' }] }));
+    await ec2.send(new DeleteTagsCommand({ Resources: [i.InstanceId!], Tags: [{ Key: 'a' }] }));
+    const d = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [i.InstanceId!] }));
+    expect(instanceTags(d.Reservations![0].Instances![0])).toEqual({ b: '2' });
+    const vols = await ec2.send(new DescribeVolumesCommand({ Filters: [{ Name: 'tag:nodepool_node', Values: ['0007'] }] }));
+    expect(vols.Volumes).toHaveLength(1);
+    expect(vols.Volumes![0]).toMatchObject({ VolumeId: i.BlockDeviceMappings![0].Ebs!.VolumeId, State: 'in-use', Attachments: [expect.objectContaining({ InstanceId: i.InstanceId })] });
+    expect((await failure(ec2.send(new CreateTagsCommand({ Resources: ['i-0123456789abcdef0'], Tags: [{ Key: 'a', Value: '1' }] })))).name).toBe('InvalidInstanceID.NotFound');
+  });
+
+  it('reports status checks initializing after boot, then ok', async () => {
+    const id = (await ec2.send(new RunInstancesCommand({ ImageId: ami, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }))).Instances![0].InstanceId!;
+    const status = async (all = false) => (await ec2.send(new DescribeInstanceStatusCommand({ InstanceIds: [id], IncludeAllInstances: all }))).InstanceStatuses!;
+    expect(await status()).toEqual([]);
+    expect((await status(true))[0].InstanceState?.Name).toBe('pending');
+    await clock.advance(1000);
+    expect((await status())[0].InstanceStatus?.Status).toBe('initializing');
+    await clock.advance(30_000);
+    const [s] = await status();
+    expect(s.InstanceStatus?.Status).toBe('ok');
+    expect(s.SystemStatus?.Details).toEqual([{ Name: 'reachability', Status: 'passed' }]);
+  });
+
+  it('launches many at once without throttling and counts the peak', async () => {
+    const r = await ec2.send(new RunInstancesCommand({ ImageId: ami, InstanceType: 't3.micro', MinCount: 50, MaxCount: 50 }));
+    expect(r.Instances).toHaveLength(50);
+    expect(emu.peakInstances()).toBeGreaterThanOrEqual(50);
+    expect(emu.throttled()).toEqual({});
   });
 });

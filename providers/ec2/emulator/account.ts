@@ -1,6 +1,7 @@
 // Account-level reads a driver's connect and provider checks use: DescribeInstanceTypes,
 // DescribeAccountAttributes, DescribeAvailabilityZones, DescribeSubnets, DescribeKeyPairs,
 // DescribeRegions, DescribeVolumes, and CreateTags / DeleteTags (API reference pages of the same names).
+import { createHash } from 'node:crypto';
 import { type Ec2InstanceType, type InstanceRec, type SubnetRec } from './cloud.js';
 import { maxResults, page, seqKey, type ActionCtx, type Handler } from './context.js';
 import { ec2Error } from './errors.js';
@@ -178,9 +179,50 @@ export const describeKeyPairs: Handler = (ctx) => {
   const list = cloud.keyPairs
     .filter((k) => (names.length === 0 && ids.length === 0) || names.includes(k.name) || ids.includes(k.id))
     .filter((k) => filters.every(filterBy({ 'key-name': () => [k.name], 'key-pair-id': () => [k.id], fingerprint: () => [k.fingerprint] }, k.tags)));
+  const withKey = p.bool('IncludePublicKey') ?? false;
   return {
-    keySet: list.map((k) => ({ keyPairId: k.id, keyName: k.name, keyFingerprint: k.fingerprint, keyType: k.type, tagSet: tagSet(k.tags), createTime: isoTime(k.created) })),
+    keySet: list.map((k) => ({
+      keyPairId: k.id,
+      keyName: k.name,
+      keyFingerprint: k.fingerprint,
+      keyType: k.type,
+      tagSet: tagSet(k.tags),
+      publicKey: withKey && k.publicKey ? k.publicKey : undefined,
+      createTime: isoTime(k.created),
+    })),
   };
+};
+
+/** ImportKeyPair: PublicKeyMaterial is the base64 of an OpenSSH public key line (ssh-ed25519 or ssh-rsa). */
+export const importKeyPair: Handler = (ctx) => {
+  const { params: p, cloud } = ctx;
+  const name = p.required('KeyName');
+  const material = Buffer.from(p.required('PublicKeyMaterial'), 'base64').toString('utf8').trim();
+  const m = /^(ssh-ed25519|ssh-rsa) ([A-Za-z0-9+/]+={0,2})(?: .*)?$/.exec(material);
+  if (!m) throw ec2Error('InvalidKey.Format', 'Key is not in valid OpenSSH public key format');
+  if (cloud.keyPairs.some((k) => k.name === name)) throw ec2Error('InvalidKeyPair.Duplicate', `The keypair already exists`);
+  const blob = Buffer.from(m[2], 'base64');
+  const type = m[1] === 'ssh-rsa' ? ('rsa' as const) : ('ed25519' as const);
+  // AWS: MD5 (of the DER key) for RSA, base64 SHA-256 for ED25519; the emulator hashes the OpenSSH blob.
+  const fingerprint =
+    type === 'rsa'
+      ? createHash('md5').update(blob).digest('hex').replace(/(..)(?!$)/g, '$1:')
+      : createHash('sha256').update(blob).digest('base64');
+  const tags = p.tagSpecs().get('key-pair') ?? {};
+  const rec = { id: cloud.newId('key'), name, fingerprint, type, created: ctx.clock.now(), tags, publicKey: material };
+  cloud.keyPairs.push(rec);
+  return { keyFingerprint: fingerprint, keyName: name, keyPairId: rec.id, tagSet: tagSet(tags) };
+};
+
+/** DeleteKeyPair answers true for a key that does not exist, as EC2 does. */
+export const deleteKeyPair: Handler = (ctx) => {
+  const { params: p, cloud } = ctx;
+  const name = p.get('KeyName');
+  const id = p.get('KeyPairId');
+  if (!name && !id) throw ec2Error('MissingParameter', 'The request must contain the parameter KeyName or KeyPairId');
+  const at = cloud.keyPairs.findIndex((k) => (name !== undefined && k.name === name) || (id !== undefined && k.id === id));
+  const gone = at >= 0 ? cloud.keyPairs.splice(at, 1)[0] : null;
+  return { return: true, keyPairId: gone?.id };
 };
 
 const REGIONS = ['us-east-1', 'us-east-2', 'us-west-1', 'us-west-2', 'eu-west-1', 'eu-central-1', 'ap-southeast-2'];

@@ -69,6 +69,16 @@ export interface KeyPairRec {
   type: 'rsa' | 'ed25519';
   created: number;
   tags: Record<string, string>;
+  /** The OpenSSH public key line, for imported keys. */
+  publicKey: string | null;
+}
+
+export interface SecurityGroupRec {
+  id: string;
+  name: string;
+  description: string;
+  vpcId: string;
+  tags: Record<string, string>;
 }
 
 export interface InstanceRec {
@@ -154,6 +164,7 @@ export class Cloud {
   readonly instanceTypes: Ec2InstanceType[];
   readonly vpcId: string;
   readonly defaultSecurityGroup: string;
+  readonly securityGroups: SecurityGroupRec[];
   /** Instances not yet terminated, at most, since the start (for max-servers tests). */
   peakInstances = 0;
   bootTimeMs: number;
@@ -161,6 +172,8 @@ export class Cloud {
   terminatedVisibleMs: number;
   imageTimeMs: number;
   imageOutcome: ImageOutcome = 'available';
+  /** Status checks stay "initializing" this long after an instance is running. */
+  statusChecksMs = 0;
   private seq = 0;
   private ipCounter = 0;
 
@@ -174,6 +187,8 @@ export class Cloud {
       instanceTypes: Ec2InstanceType[];
       images: Ec2ImageSeed[];
       keyPairs: string[];
+      /** Security group names besides the default one (ids are generated). */
+      securityGroups: string[];
       bootTimeMs: number;
       terminateTimeMs: number;
       terminatedVisibleMs: number;
@@ -192,6 +207,10 @@ export class Cloud {
     const now = clock.now();
     this.vpcId = this.newId('vpc');
     this.defaultSecurityGroup = this.newId('sg');
+    this.securityGroups = [
+      { id: this.defaultSecurityGroup, name: 'default', description: 'default VPC security group', vpcId: this.vpcId, tags: {} },
+      ...opts.securityGroups.map((name) => ({ id: this.newId('sg'), name, description: name, vpcId: this.vpcId, tags: {} })),
+    ];
     // A default VPC with one default subnet per zone, as every account has.
     this.subnets = opts.zones.map((az, i) => ({
       id: this.newId('subnet'),
@@ -210,6 +229,7 @@ export class Cloud {
       type: 'ed25519' as const,
       created: now,
       tags: {},
+      publicKey: null,
     }));
     for (const seed of opts.images) this.seedImage(seed, now);
   }

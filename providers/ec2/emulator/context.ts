@@ -24,7 +24,6 @@ export interface ActionCtx {
   clock: Clock;
   throttle: Throttle;
   limits: Limits;
-  securityGroups: Set<string>;
   /** RunInstances ClientToken -> the request's fingerprint and the reservation it made. */
   clientTokens: Map<string, { fingerprint: string; reservationId: string; instanceIds: string[] }>;
 }

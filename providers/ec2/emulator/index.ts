@@ -38,13 +38,16 @@ import {
   describeSubnets,
   describeVolumes,
   createTags,
+  deleteKeyPair,
   deleteTags,
+  importKeyPair,
 } from './account.js';
 import { Cloud, DEFAULT_IMAGES, DEFAULT_INSTANCE_TYPES, type Ec2ImageSeed, type Ec2InstanceType, type ImageOutcome, type InstanceStateName } from './cloud.js';
 import type { ActionCtx, Handler, Limits } from './context.js';
 import { Ec2Error, ec2Error, MESSAGES } from './errors.js';
 import { createImage, deleteSnapshot, deregisterImage, describeImages, describeSnapshots } from './images.js';
-import { describeInstances, runInstances, terminateInstances } from './instances.js';
+import { describeInstanceStatus, describeInstances, runInstances, terminateInstances } from './instances.js';
+import { describeSecurityGroups, describeVpcs } from './network.js';
 import { Params } from './query.js';
 import { verifySigV4, type Credentials } from './sigv4.js';
 import { Throttle, type ThrottleOptions } from './throttle.js';
@@ -85,8 +88,10 @@ export interface Ec2EmulatorOptions {
   images?: Ec2ImageSeed[];
   /** Key pair names. Default ["nodepool"]. */
   keyPairs?: string[];
-  /** Security group ids besides the default VPC's default group. */
+  /** Security group names besides the default VPC's "default" group (ids are generated; DescribeSecurityGroups lists them). */
   securityGroups?: string[];
+  /** Status checks (DescribeInstanceStatus) stay "initializing" this long after running. Default 0. */
+  statusChecksMs?: number;
   /** vCPUs of On-Demand instances not yet terminated; null (default) = unlimited. */
   vcpuLimit?: number | null;
   spotVcpuLimit?: number | null;
@@ -176,6 +181,13 @@ export interface Ec2Emulator {
   /** 0 when SSH is disabled. */
   readonly sshPort: number;
   readonly sshHostPublicKey: string | null;
+  /** The default VPC (the only one). */
+  readonly vpcId: string;
+  /** The default subnets, one per zone. */
+  subnets(): { id: string; az: string; cidr: string }[];
+  /** Security groups: the default VPC's "default" and those of `securityGroups`. */
+  securityGroups(): { id: string; name: string }[];
+  keyPairs(): { id: string; name: string; publicKey: string | null }[];
   /** Requests by action (unknown actions too), throttled ones included. */
   calls(): Record<string, number>;
   /** Requests answered RequestLimitExceeded, by action. */
@@ -211,6 +223,7 @@ export interface Ec2Emulator {
 const HANDLERS: Record<string, Handler> = {
   RunInstances: runInstances,
   DescribeInstances: describeInstances,
+  DescribeInstanceStatus: describeInstanceStatus,
   TerminateInstances: terminateInstances,
   DescribeImages: describeImages,
   CreateImage: createImage,
@@ -222,6 +235,10 @@ const HANDLERS: Record<string, Handler> = {
   DescribeAvailabilityZones: describeAvailabilityZones,
   DescribeSubnets: describeSubnets,
   DescribeKeyPairs: describeKeyPairs,
+  ImportKeyPair: importKeyPair,
+  DeleteKeyPair: deleteKeyPair,
+  DescribeVpcs: describeVpcs,
+  DescribeSecurityGroups: describeSecurityGroups,
   DescribeRegions: describeRegions,
   DescribeVolumes: describeVolumes,
   CreateTags: createTags,
@@ -229,7 +246,7 @@ const HANDLERS: Record<string, Handler> = {
 };
 
 /** Parameters that narrow a Describe call: without any, EC2 counts it against the smaller unfiltered bucket. */
-const NARROWING = /^(Filter\.|MaxResults$|NextToken$|(InstanceId|ImageId|SnapshotId|SubnetId|VolumeId|KeyName|KeyPairId|InstanceType|ZoneName|RegionName|AttributeName|Owner)\.\d+$)/;
+const NARROWING = /^(Filter\.|MaxResults$|NextToken$|(InstanceId|ImageId|SnapshotId|SubnetId|VolumeId|VpcId|GroupId|GroupName|KeyName|KeyPairId|InstanceType|ZoneName|RegionName|AttributeName|Owner)\.\d+$)/;
 
 const FAULT_MESSAGES: Record<Exclude<Ec2Fault, 'lost-answer'>, string> = {
   RequestLimitExceeded: MESSAGES.throttled,
@@ -285,6 +302,7 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
       instanceTypes: opts.instanceTypes ?? DEFAULT_INSTANCE_TYPES,
       images: opts.images ?? DEFAULT_IMAGES,
       keyPairs: opts.keyPairs ?? ['nodepool'],
+      securityGroups: opts.securityGroups ?? [],
       bootTimeMs: opts.bootTimeMs ?? 1000,
       terminateTimeMs: opts.terminateTimeMs ?? 1000,
       terminatedVisibleMs: opts.terminatedVisibleMs ?? 3_600_000,
@@ -311,6 +329,7 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
     },
   );
   if (opts.imageOutcome) cloud.imageOutcome = opts.imageOutcome;
+  cloud.statusChecksMs = opts.statusChecksMs ?? 0;
 
   const limits: Limits = {
     vcpuLimit: opts.vcpuLimit ?? null,
@@ -318,9 +337,7 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
     instanceLimit: opts.instanceLimit ?? null,
     capacity: { ...(opts.capacity ?? {}) },
   };
-  const throttle = opts.throttle === false ? null : new Throttle(clock, opts.throttle ?? {});
-  const unlimited = new Throttle(clock, { scale: Infinity });
-  const securityGroups = new Set([cloud.defaultSecurityGroup, ...(opts.securityGroups ?? [])]);
+  const throttle = new Throttle(clock, opts.throttle ?? {});
   const clientTokens: ActionCtx['clientTokens'] = new Map();
 
   const counts = new Map<string, number>();
@@ -366,11 +383,9 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
       const fault = takeInjection(action);
       if (fault !== null && fault !== 'lost-answer') throw ec2Error(fault, FAULT_MESSAGES[fault]);
       if (apiErrorRate > 0 && faultRng() < apiErrorRate) throw ec2Error('Unavailable', MESSAGES.unavailable);
-      if (throttle) {
-        const unfiltered = ![...params.map.keys()].some((k) => NARROWING.test(k));
-        if (!throttle.takeRequest(action, unfiltered)) throw ec2Error('RequestLimitExceeded', MESSAGES.throttled);
-      }
-      const ctx: ActionCtx = { params, cloud, clock, throttle: throttle ?? unlimited, limits, securityGroups, clientTokens };
+      const unfiltered = ![...params.map.keys()].some((k) => NARROWING.test(k));
+      if (!throttle.takeRequest(action, unfiltered)) throw ec2Error('RequestLimitExceeded', MESSAGES.throttled);
+      const ctx: ActionCtx = { params, cloud, clock, throttle, limits, clientTokens };
       const result = handler(ctx);
       const lost = fault === 'lost-answer' || (lostAnswerRate > 0 && lostAnswerActions.has(action) && faultRng() < lostAnswerRate);
       // The action took effect, but the client never learns its result: the case that leaks instances.
@@ -454,6 +469,10 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
     credentials: keys[0],
     sshPort: farm?.port ?? 0,
     sshHostPublicKey: farm?.hostPublicKey ?? null,
+    vpcId: cloud.vpcId,
+    subnets: () => cloud.subnets.map((x) => ({ id: x.id, az: x.az, cidr: x.cidr })),
+    securityGroups: () => cloud.securityGroups.map((g) => ({ id: g.id, name: g.name })),
+    keyPairs: () => cloud.keyPairs.map((k) => ({ id: k.id, name: k.name, publicKey: k.publicKey })),
     calls: () => Object.fromEntries(counts),
     throttled: () => Object.fromEntries(throttledCounts),
     totalCalls: () => [...counts.values()].reduce((a, b) => a + b, 0),

@@ -19,7 +19,7 @@ function dnsPublic(ip: string, region: string): string {
 export function instanceXml(i: InstanceRec, ctx: ActionCtx): XmlNode {
   const { cloud } = ctx;
   const visible = i.state !== 'terminated';
-  const groups = visible ? i.securityGroupIds.map((groupId) => ({ groupId, groupName: groupId === cloud.defaultSecurityGroup ? 'default' : groupId })) : [];
+  const groups = visible ? i.securityGroupIds.map((groupId) => ({ groupId, groupName: cloud.securityGroups.find((g) => g.id === groupId)?.name ?? groupId })) : [];
   const publicIp = visible ? i.publicIp : null;
   return {
     instanceId: i.id,
@@ -158,7 +158,13 @@ export const runInstances: Handler = (ctx) => {
   if (keyName !== null && !cloud.keyPairs.some((k) => k.name === keyName)) throw ec2Error('InvalidKeyPair.NotFound', `The key pair '${keyName}' does not exist`);
   const subnet = pickSubnet(ctx);
   const groups = [...p.list('SecurityGroupId'), ...p.list('NetworkInterface.1.SecurityGroupId')];
-  for (const g of groups) if (!ctx.securityGroups.has(g)) throw ec2Error('InvalidGroup.NotFound', `The security group '${g}' does not exist in VPC '${subnet.vpcId}'`);
+  // SecurityGroup.N names groups (of the default VPC) by name.
+  for (const name of p.list('SecurityGroup')) {
+    const g = cloud.securityGroups.find((x) => x.name === name);
+    if (!g) throw ec2Error('InvalidGroup.NotFound', `The security group '${name}' does not exist in default VPC '${cloud.vpcId}'`);
+    groups.push(g.id);
+  }
+  for (const g of groups) if (!cloud.securityGroups.some((x) => x.id === g)) throw ec2Error('InvalidGroup.NotFound', `The security group '${g}' does not exist in VPC '${subnet.vpcId}'`);
   const specs = p.tagSpecs();
   for (const type of specs.keys()) {
     if (!INSTANCE_TAG_TYPES.has(type)) throw ec2Error('InvalidParameterValue', `'${type}' is not a valid taggable resource type for this operation.`);
@@ -295,5 +301,54 @@ export const terminateInstances: Handler = (ctx) => {
         previousState: { code: STATE_CODES[before], name: before },
       };
     }),
+  };
+};
+
+/** Status checks: "initializing" for statusChecksMs after running, then "ok" (DescribeInstanceStatus). */
+export const describeInstanceStatus: Handler = (ctx) => {
+  const { params: p, cloud } = ctx;
+  const ids = p.list('InstanceId');
+  for (const id of ids) checkId('i', id, 'InvalidInstanceID.Malformed');
+  const limit = maxResults(p, 5, 1000, 'instancesSet', ids.length > 0);
+  const missing = ids.filter((id) => !cloud.instances.has(id));
+  if (missing.length > 0) throw ec2Error('InvalidInstanceID.NotFound', notFoundIds('instance', missing));
+  const all = p.bool('IncludeAllInstances') ?? false;
+  const now = ctx.clock.now();
+  const status = (i: InstanceRec) => (i.state !== 'running' ? 'not-applicable' : now < i.runningAt + cloud.statusChecksMs ? 'initializing' : 'ok');
+  const filters = p.filters();
+  const list = (ids.length > 0 ? ids.map((id) => cloud.instances.get(id)!) : [...cloud.instances.values()])
+    .filter((i) => all || i.state === 'running')
+    .filter((i) =>
+      filters.every((f) => {
+        const values: Record<string, () => string[]> = {
+          'instance-state-name': () => [i.state],
+          'instance-state-code': () => [String(STATE_CODES[i.state])],
+          'availability-zone': () => [i.subnet.az],
+          'instance-status.status': () => [status(i)],
+          'system-status.status': () => [status(i)],
+        };
+        const get = values[f.name];
+        if (!get) throw ec2Error('InvalidParameterValue', `The filter '${f.name}' is invalid`);
+        return matchesAny(f, get());
+      }),
+    )
+    .sort((a, b) => a.seq - b.seq);
+  const { items, nextToken } = page(p, 'instance-status', list, (i) => seqKey(i.seq), limit);
+  return {
+    instanceStatusSet: items.map((i) => {
+      const s = status(i);
+      const summary = { status: s, details: s === 'not-applicable' ? undefined : [{ name: 'reachability', status: s === 'ok' ? 'passed' : 'initializing' }] };
+      return {
+        instanceId: i.id,
+        availabilityZone: i.subnet.az,
+        availabilityZoneId: i.subnet.azId,
+        instanceState: { code: STATE_CODES[i.state], name: i.state },
+        systemStatus: summary,
+        instanceStatus: summary,
+        attachedEbsStatus: summary,
+        eventsSet: undefined,
+      };
+    }),
+    nextToken,
   };
 };

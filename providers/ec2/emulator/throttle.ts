@@ -56,7 +56,7 @@ export function categoryOf(action: string, unfiltered: boolean): BucketCategory 
 }
 
 export interface ThrottleOptions {
-  /** Multiplies every bucket's size and refill rate (0.01: RunInstances' resource bucket holds 10 and refills 0.02/s). Default 1. */
+  /** Multiplies every bucket's size (at least 1) and refill rate (0.01: RunInstances' resource bucket holds 10 and refills 0.02/s). Default 1. */
   scale?: number;
   /** Figures per request category, replacing the defaults (before `scale`). */
   requestBuckets?: Partial<Record<BucketCategory, BucketFigures>>;
@@ -96,12 +96,19 @@ export class Throttle {
   private readonly requestFigures: Record<BucketCategory, BucketFigures>;
   private readonly resourceFigures: Record<ResourceAction, BucketFigures>;
 
+  private readonly enabled: boolean;
+
+  /** `false`: no throttling at all (every bucket bottomless). */
   constructor(
     private readonly clock: Clock,
-    opts: ThrottleOptions,
+    options: ThrottleOptions | false,
   ) {
+    this.enabled = options !== false;
+    const opts = options === false ? {} : options;
     const scale = opts.scale ?? 1;
-    const scaled = (f: BucketFigures): BucketFigures => ({ size: f.size * scale, refillPerSecond: f.refillPerSecond * scale });
+    if (!(scale > 0 && Number.isFinite(scale))) throw new RangeError(`throttle scale must be a positive number, got ${scale}`);
+    // At least one token: a bucket smaller than one request would refuse every call for ever.
+    const scaled = (f: BucketFigures): BucketFigures => ({ size: Math.max(1, f.size * scale), refillPerSecond: f.refillPerSecond * scale });
     this.requestFigures = Object.fromEntries(
       Object.entries({ ...REQUEST_BUCKETS, ...opts.requestBuckets }).map(([k, f]) => [k, scaled(f)]),
     ) as Record<BucketCategory, BucketFigures>;
@@ -112,6 +119,7 @@ export class Throttle {
 
   /** Takes one request token of the action's own bucket; false when it is empty. */
   takeRequest(action: string, unfiltered: boolean): boolean {
+    if (!this.enabled) return true;
     const category = categoryOf(action, unfiltered);
     const key = `${category}:${action}`;
     let b = this.request.get(key);
@@ -131,6 +139,7 @@ export class Throttle {
   }
 
   private resourceBucket(action: string): Bucket | null {
+    if (!this.enabled) return null;
     if (!(action in this.resourceFigures)) return null;
     const a = action as ResourceAction;
     let b = this.resource.get(a);
