@@ -61,7 +61,7 @@ describe('nodepool list', () => {
     expect(code).toBe(0);
     const lines = out.trimEnd().split('\n');
     expect(lines).toHaveLength(3);
-    expect(lines[0].split(/\s{2,}/)).toEqual(['ID', 'Provider', 'AZ', 'Label', 'Target', 'Hostname', 'NodeName', 'Server ID', 'IP', 'State', 'Age', 'Comment']);
+    expect(lines[0].split(/\s{2,}/)).toEqual(['ID', 'Provider', 'AZ', 'Label', 'Target', 'Hostname', 'NodeName', 'Server ID', 'IP', 'State', 'Age', 'Image', 'Comment']);
     expect(lines[1].split(/\s{2,}/)).toEqual([String(a.id), 'cloud-a', 'nova', 'trusty', 'jenkins1', a.hostname, a.hostname, `srv-${a.id}`, a.ip, 'ready', '01:02:03:05']);
     // Columns line up: every column starts at the same offset in every line.
     for (const col of ['Provider', 'Label', 'State', 'Age']) {

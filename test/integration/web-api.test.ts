@@ -80,7 +80,7 @@ describe('web API', () => {
     expect(labelText.headers.get('content-type')).toMatch(/^text\/plain/);
     expect(await labelText.text()).toBe((await cli(pool, 'label-list')).out);
     const nodeText = await (await get(`${url}/node-list`)).text();
-    expect(nodeText.split('\n')[0].split(/\s{2,}/)).toEqual(['ID', 'Provider', 'AZ', 'Label', 'Target', 'Hostname', 'NodeName', 'Server ID', 'IP', 'State', 'Age', 'Comment']);
+    expect(nodeText.split('\n')[0].split(/\s{2,}/)).toEqual(['ID', 'Provider', 'AZ', 'Label', 'Target', 'Hostname', 'NodeName', 'Server ID', 'IP', 'State', 'Age', 'Image', 'Comment']);
     expect(nodeText.trimEnd().split('\n')).toHaveLength(3);
     expect((await (await get(`${url}/image-list`)).text()).trimEnd().split(/\s{2,}/)).toEqual(['ID', 'Provider', 'Image', 'Hostname', 'Version', 'Image ID', 'Server ID', 'State', 'Age', 'Reason']);
     const accept = { accept: 'application/json' };

@@ -6,6 +6,8 @@ import { formatAge } from '../../duration.js';
 import type { LaunchFailure, NodeRecord } from '../../model.js';
 import type { CliContext } from '../context.js';
 import { formatTable, type Cell } from '../table.js';
+import { parseId } from '../args.js';
+import { watch, watchIntervalMs } from '../watch.js';
 
 /**
  * Nodepool 0.x's columns first, in its order (NodeName is the node's name on its master, which is
@@ -23,7 +25,8 @@ const COLUMNS: readonly { header: string; cell: (n: NodeRecord, now: number) => 
   { header: 'IP', cell: (n) => n.ip },
   { header: 'State', cell: (n) => n.state },
   { header: 'Age', cell: (n, now) => formatAge(now - n.stateTime) },
-  // Ours, after the 0.x columns.
+  // Ours, after the 0.x columns. Image: the baked image version it booted, or `base` (its base-image).
+  { header: 'Image', cell: (n) => n.imageVersion ?? (n.imageId ? 'base' : null) },
   { header: 'Comment', cell: (n) => n.comment },
 ];
 
@@ -73,7 +76,9 @@ export function register(program: Command, ctx: CliContext): void {
     .command('list')
     .description('list nodes (age is the time spent in the current state, DD:HH:MM:SS), then labels below min-ready')
     .option('--json', 'print a JSON array of node records')
-    .action(async (opts: { json?: boolean }, cmd: Command) => {
+    .option('--watch [seconds]', 'redraw every N seconds (default 2) until Ctrl-C')
+    .option('--count <n>', 'with --watch: stop after N redraws', (v: string) => parseId(v))
+    .action(async (opts: { json?: boolean; watch?: string | boolean; count?: number }, cmd: Command) => {
       // The summary needs min-ready from the config; without a readable config the table stands alone.
       let cfg: Config | null = null;
       if (!opts.json) {
@@ -83,13 +88,18 @@ export function register(program: Command, ctx: CliContext): void {
           cfg = null;
         }
       }
-      const now = ctx.io.clock.now();
-      const { nodes, failures } = await ctx.withStore(cmd, async (store) => ({
-        nodes: await store.listNodes(),
-        failures: cfg ? await store.listLaunchFailures({ limit: 1000 }) : [],
-      }));
-      if (opts.json) return ctx.printJson(nodes);
-      const summary = cfg ? belowMinReady(cfg, nodes, (label) => failures.find((f) => f.label === label), now) : [];
-      ctx.print(nodeTable(nodes, now) + (summary.length ? `\n${summary.join('\n')}\n` : ''));
+      const render = async (): Promise<string> => {
+        const now = ctx.io.clock.now();
+        const { nodes, failures } = await ctx.withStore(cmd, async (store) => ({
+          nodes: await store.listNodes(),
+          failures: cfg ? await store.listLaunchFailures({ limit: 1000 }) : [],
+        }));
+        if (opts.json) return JSON.stringify(nodes, null, 2);
+        const summary = cfg ? belowMinReady(cfg, nodes, (label) => failures.find((f) => f.label === label), now) : [];
+        return nodeTable(nodes, now) + (summary.length ? `\n${summary.join('\n')}\n` : '');
+      };
+      const intervalMs = watchIntervalMs(opts.watch);
+      if (intervalMs === null) return ctx.print(await render());
+      await watch(ctx.io, { intervalMs, count: opts.count, title: 'nodepool list' }, render);
     });
 }
