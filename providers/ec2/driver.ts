@@ -14,6 +14,7 @@ import {
   RunInstancesCommand,
   TerminateInstancesCommand,
   type _InstanceType,
+  type AccountAttributeName,
   type Filter,
   type Image,
   type Instance,
@@ -143,11 +144,13 @@ export function createEc2Driver(cfg: ProviderConfig, opts: Ec2DriverOptions = {}
 
   /**
    * The account's max-instances attribute; null when we may not read it (the limit is then
-   * unknown). Asked without AttributeNames: the SDK's model names only two attributes, EC2 answers all.
+   * unknown). AWS documents it as no longer tracking the vCPU-based On-Demand limit (that one is in
+   * Service Quotas); VcpuLimitExceeded answers shrink the estimate instead. The SDK's model lists
+   * only two attribute names; EC2 takes this one too.
    */
   async function maxInstances(): Promise<number | null> {
     try {
-      const answer = await send('DescribeAccountAttributes', () => client.send(new DescribeAccountAttributesCommand({})));
+      const answer = await send('DescribeAccountAttributes', () => client.send(new DescribeAccountAttributesCommand({ AttributeNames: ['max-instances' as AccountAttributeName] })));
       const raw = answer.AccountAttributes?.find((a) => a.AttributeName === 'max-instances')?.AttributeValues?.[0]?.AttributeValue;
       const n = raw === undefined ? NaN : Number(raw);
       return Number.isFinite(n) && n >= 0 ? n : null;

@@ -241,6 +241,10 @@ describe('EC2 driver against the emulator', () => {
     expect(emu.snapshots().some((x) => x.id === snap.id)).toBe(false);
   });
 
+  it('connect (provider-check) names the key and the endpoint', async () => {
+    expect(await driver.connect!()).toEqual({ auth: `access key ${emu.credentials.accessKeyId.slice(0, 4)}... in ${emu.region}`, catalog: `ec2 ${emu.endpoint}` });
+  });
+
   it('a base image by name only from the trusted owners', async () => {
     const foreign = await startEc2Emulator({ clock, seed: 23, ssh: false, images: [{ name: 'debian-12-amd64-20261101-1920', owned: false }] });
     try {
