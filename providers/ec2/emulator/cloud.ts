@@ -187,7 +187,7 @@ export class Cloud {
       instanceTypes: Ec2InstanceType[];
       images: Ec2ImageSeed[];
       keyPairs: string[];
-      /** Security group names besides the default one (ids are generated). */
+      /** Security groups besides the default one: ids (sg-...) or names (ids then generated). */
       securityGroups: string[];
       bootTimeMs: number;
       terminateTimeMs: number;
@@ -209,7 +209,8 @@ export class Cloud {
     this.defaultSecurityGroup = this.newId('sg');
     this.securityGroups = [
       { id: this.defaultSecurityGroup, name: 'default', description: 'default VPC security group', vpcId: this.vpcId, tags: {} },
-      ...opts.securityGroups.map((name) => ({ id: this.newId('sg'), name, description: name, vpcId: this.vpcId, tags: {} })),
+      // An entry shaped like a group id is that id (named after it); any other is a name.
+      ...opts.securityGroups.map((g) => ({ id: /^sg-([0-9a-f]{8}|[0-9a-f]{17})$/.test(g) ? g : this.newId('sg'), name: g, description: g, vpcId: this.vpcId, tags: {} })),
     ];
     // A default VPC with one default subnet per zone, as every account has.
     this.subnets = opts.zones.map((az, i) => ({

@@ -88,7 +88,7 @@ export interface Ec2EmulatorOptions {
   images?: Ec2ImageSeed[];
   /** Key pair names. Default ["nodepool"]. */
   keyPairs?: string[];
-  /** Security group names besides the default VPC's "default" group (ids are generated; DescribeSecurityGroups lists them). */
+  /** Security groups besides the default VPC's "default": an "sg-..." entry is that group's id (and name), any other a name whose id is generated. */
   securityGroups?: string[];
   /** Status checks (DescribeInstanceStatus) stay "initializing" this long after running. Default 0. */
   statusChecksMs?: number;
