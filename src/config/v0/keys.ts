@@ -23,7 +23,7 @@ export interface V0Key {
 
 export const V0_KEYS: readonly V0Key[] = [
   // Top level.
-  { key: 'script-dir', treatment: 'changed', note: 'setup scripts are read from the images/ directory of nodepool-ts; copy the scripts there' },
+  { key: 'script-dir', treatment: 'same', native: 'scripts-dir', note: 'a relative path is taken relative to the config file (0.x: to the working directory), with a warning' },
   { key: 'elements-dir', treatment: 'ignored', note: 'diskimage-builder is not supported; images are baked from snapshots only' },
   { key: 'images-dir', treatment: 'ignored', note: 'diskimage-builder is not supported; images are baked from snapshots only' },
   { key: 'dburi', treatment: 'ignored', note: 'state is kept in SQLite at --db (NODEPOOL_DB); the database URI is not used' },
@@ -85,7 +85,7 @@ export const V0_KEYS: readonly V0Key[] = [
   { key: 'providers[].ipv6-preferred', treatment: 'same', native: 'providers[].ipv6-preferred', note: '' },
   { key: 'providers[].ipv6_preferred', treatment: 'same', native: 'providers[].ipv6-preferred', note: 'the 0.2 documentation\'s spelling' },
   { key: 'providers[].image-type', treatment: 'ignored', note: 'only used to upload diskimage-builder images, which are not supported' },
-  { key: 'providers[].template-hostname', treatment: 'ignored', note: 'template servers are named template-{image}-{timestamp}' },
+  { key: 'providers[].template-hostname', treatment: 'same', native: 'providers[].images[].template-hostname', note: 'set on each of the provider\'s images; {image.name} becomes {image}, {provider.name} the provider\'s name; any other field: a warning, and the default template-{image}-{timestamp}' },
   { key: 'providers[].clean-floating-ips', treatment: 'ignored', note: 'no floating IP is ever allocated, so none can leak' },
 
   // Provider images.

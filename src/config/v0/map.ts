@@ -104,6 +104,13 @@ class Mapper {
   run(data: unknown): V0Mapped {
     const top = this.keys([], data, ['cron']);
     const n = this.out.native;
+    if (top['script-dir'] !== undefined) {
+      n['scripts-dir'] = top['script-dir'];
+      this.origin(['scripts-dir'], ['script-dir']);
+      if (typeof top['script-dir'] === 'string' && !top['script-dir'].startsWith('/')) {
+        this.warn(['script-dir'], 'changed: a relative scripts-dir is taken relative to the config file (0.x: to the working directory of nodepool)', ['scripts-dir'], 'value');
+      }
+    }
     if ('gearman-servers' in top) {
       n['gearman-servers'] = list(top['gearman-servers']).map((g, i) => {
         const src = ['gearman-servers', i];
@@ -243,10 +250,31 @@ class Mapper {
       this.origin(nat('images'), [...src, 'images']);
     }
     if (configDrive) out['config-drive'] = true;
+    if (p['template-hostname'] !== undefined && Array.isArray(out.images)) this.templateHostname(p, src, out, nat);
     return out;
   }
 
   private cloudRegion: string | undefined;
+
+  /** 0.x's provider-wide template name onto each image, in the native fields ({image}, {timestamp}). */
+  templateHostname(p: Obj, src: KeyPath, out: Obj, nat: (...k: (string | number)[]) => KeyPath): void {
+    const raw = p['template-hostname'];
+    if (typeof raw !== 'string') {
+      this.problem([...src, 'template-hostname'], 'expected a string');
+      return;
+    }
+    const value = raw.replaceAll('{image.name}', '{image}').replaceAll('{provider.name}', str(p.name) ?? '');
+    const unknown = value.replaceAll('{image}', '').replaceAll('{timestamp}', '').match(/\{[^}]*\}/);
+    if (unknown) {
+      this.warn([...src, 'template-hostname'], `changed: field ${unknown[0]} is not known here ({image.name}, {provider.name} and {timestamp} are): template servers keep the default name template-{image}-{timestamp}`, undefined, 'value');
+      return;
+    }
+    (out.images as unknown[]).forEach((img, j) => {
+      if (img === null || typeof img !== 'object') return;
+      (img as Obj)['template-hostname'] = value;
+      this.origin(nat('images', j, 'template-hostname'), [...src, 'template-hostname']);
+    });
+  }
 
   auth(p: Obj, src: KeyPath, out: Obj, nat: (...k: (string | number)[]) => KeyPath): void {
     const auth: Obj = {};
