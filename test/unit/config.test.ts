@@ -99,7 +99,8 @@ describe('valid configs', () => {
 
   it('parses the annotated production example with its secrets from the environment', () => {
     const c = loadConfig('config/nodepool.yaml', PROD_ENV);
-    expect(c.providers.map((p) => p.name)).toEqual(['dc1-cloud', 'dc2-cloud']);
+    expect(c.providers.map((p) => p.name)).toEqual(['dc1-cloud', 'dc2-cloud', 'aws-us-east-1']);
+    expect(c.providers[2]).toMatchObject({ driver: 'ec2', 'region-name': 'us-east-1', market: 'on-demand', 'max-vcpus': 200 });
     // A password with ": " and " #" survives because the example quotes the reference.
     expect(c.providers[0].auth?.password).toBe('dc1: s3cret #1');
     expect(c.providers[1].auth?.['auth-url']).toBe('https://keystone.dc2.example.org:5000/v3');
@@ -407,7 +408,7 @@ describe('config-validate', () => {
   it('prints OK and a summary, exit 0', () => {
     const out: string[] = [];
     expect(configValidate('config/nodepool.yaml', PROD_ENV, (l) => out.push(l))).toBe(0);
-    expect(out).toEqual(['config/nodepool.yaml: OK', '2 providers, 3 labels, 2 targets']);
+    expect(out).toEqual(['config/nodepool.yaml: OK', '3 providers, 3 labels, 2 targets']);
     const demo: string[] = [];
     expect(configValidate('config/demo.yaml', DEMO_ENV, (l) => demo.push(l))).toBe(0);
     expect(demo).toEqual(['config/demo.yaml: OK', '2 providers, 2 labels, 2 targets']);
