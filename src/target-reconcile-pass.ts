@@ -3,7 +3,9 @@
 // master's own view (Target.view, one request per node) and decideTargetRepair says what to do.
 // Passes never overlap: a request during a pass collapses into one more pass after it. A request
 // may name targets (a publisher that reconnected speaks for its own master); the next pass then
-// covers the union of what was asked, or every target when any request named none.
+// covers the union of what was asked, or every target when any request named none. A request
+// means events were lost (start-up, reconnect, build-number gap), so its pass also asks build
+// history where the cheap view cannot tell (ViewOptions.history); the periodic pass() does not.
 import { takeNodeOffline } from './build-events.js';
 import { Coalescer } from './coalescer.js';
 import type { PoolContext } from './context.js';
@@ -39,6 +41,8 @@ export class TargetReconcilePass {
   private passes = 0;
   /** What the next pass covers: target names, 'all', or null when nothing was asked. */
   private scope: Set<string> | 'all' | null = null;
+  /** Whether the next pass asks build history (some request since the last pass started). */
+  private history = false;
 
   constructor(
     private readonly ctx: PoolContext,
@@ -62,6 +66,7 @@ export class TargetReconcilePass {
   request(reason: string, targets?: readonly string[]): void {
     this.ctx.log.info({ reason, targets: targets ?? 'all' }, 'target reconcile pass requested');
     this.widen(targets);
+    this.history = true;
     this.runner.request();
   }
 
@@ -95,24 +100,26 @@ export class TargetReconcilePass {
   private async run(): Promise<void> {
     const { ctx } = this;
     const scope = this.scope ?? 'all';
+    const history = this.history;
     this.scope = null;
+    this.history = false;
     const nodes = (await ctx.store.listNodes({ states: ['ready', 'in-use'] })).filter((n) => (scope === 'all' || scope.has(n.target)) && ctx.target(n.target)?.view);
     const stats: ReconcilePassStats = { nodes: nodes.length, views: 0, failed: 0, skipped: 0, repairs: 0 };
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < nodes.length) {
         const node = nodes[next++];
-        if (await this.check(node, stats)) stats.repairs++;
+        if (await this.check(node, stats, history)) stats.repairs++;
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.concurrency, nodes.length) }, worker));
     this.last = stats;
     this.passes++;
-    if (stats.repairs || stats.failed) ctx.log.info({ ...stats }, 'target reconcile pass');
+    if (stats.repairs || stats.failed) ctx.log.info({ ...stats, history }, 'target reconcile pass');
   }
 
   /** One view, one decision; true when the node was repaired. */
-  private async check(node: NodeRecord, stats: ReconcilePassStats): Promise<boolean> {
+  private async check(node: NodeRecord, stats: ReconcilePassStats, history: boolean): Promise<boolean> {
     const { ctx } = this;
     const target = ctx.target(node.target);
     if (!target?.view) return false;
@@ -120,7 +127,7 @@ export class TargetReconcilePass {
     stats.views++;
     let view;
     try {
-      view = await target.view(node);
+      view = await target.view(node, { history });
     } catch (err) {
       stats.failed++;
       log.warn({ err, target: target.name }, 'could not ask the target about the node; checked again next pass');

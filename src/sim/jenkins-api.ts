@@ -17,6 +17,7 @@
 // | POST /computer/NAME/doDelete               | 302 Location …/computer/; the built-in node: 400                    | core Computer.doDoDelete (HttpRedirect ".."), Hudson$MasterComputer.doDoDelete
 // | POST /computer/NAME/toggleOffline          | 302 Location …/computer/NAME/; online→offline with UserCause(user, trimmed message), offline→online | core Computer.doToggleOffline, OfflineCause.UserCause, Computer.getOfflineCauseReason
 // | POST /computer/NAME/changeOfflineCause     | 302 Location …/computer/NAME/; always temporarily offline with the new cause | core Computer.doChangeOfflineCause
+// | GET /computer/NAME/rssAll                  | 200 application/atom+xml Atom feed "Jenkins:NAME (all builds)", one <entry> per build run on the agent, newest first | core Computer.doRssAll (RSS.rss over getBuilds()), hudson/atom.jelly (not checked against a live Jenkins)
 // | GET /computer/NAME/config.xml              | 200 application/xml, XStream form of the agent (<slave>…)            | core Computer.doConfigDotXml (Jenkins.XSTREAM2.toXMLUTF8)
 // | POST /computer/NAME/config.xml             | 200 empty; root not <slave>: 400 "Node types do not match"; other methods: 400 | core Computer.doConfigDotXml/updateByXml, Nodes.replaceNode
 // | GET on a @RequirePOST action               | 405, Allow: POST, "This URL requires POST"                          | core/Stapler @RequirePOST (RequirePOST.Processor)
@@ -80,6 +81,8 @@ export interface NodeRegistry {
   reconfigure?(name: string, def: NodeDefinition): 'ok' | 'missing' | 'exists';
   get(name: string): ComputerInfo | undefined;
   list(): ComputerInfo[];
+  /** Builds run (or running) on the agent, oldest first (Computer.getBuilds). */
+  buildsOn?(name: string): { job: string; number: number; started: number; finished: number | null; result: string | null }[];
   /** Job names the master knows. */
   jobs?(): string[];
   now?(): number;
@@ -103,7 +106,7 @@ const SSH_LAUNCHER = 'hudson.plugins.sshslaves.SSHLauncher';
 const LAUNCHERS = new Set([SSH_LAUNCHER, 'hudson.slaves.JNLPLauncher', 'hudson.slaves.CommandLauncher']);
 /** DumbSlave's descriptor: Descriptor.find matches the descriptor class name, then the id. */
 const NODE_TYPES = new Set(['hudson.slaves.DumbSlave$DescriptorImpl', 'hudson.slaves.DumbSlave']);
-type ComputerAction = 'api/json' | 'doDelete' | 'toggleOffline' | 'changeOfflineCause' | 'config.xml';
+type ComputerAction = 'api/json' | 'doDelete' | 'toggleOffline' | 'changeOfflineCause' | 'config.xml' | 'rssAll';
 const POST_ONLY = new Set<ComputerAction>(['doDelete', 'toggleOffline', 'changeOfflineCause']);
 
 class Failure extends Error {
@@ -178,7 +181,7 @@ export class JenkinsApi {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const method = req.method ?? 'GET';
     const path = url.pathname;
-    const m = /^\/computer\/([^/]+)\/(api\/json|doDelete|toggleOffline|changeOfflineCause|config\.xml)\/?$/.exec(path);
+    const m = /^\/computer\/([^/]+)\/(api\/json|doDelete|toggleOffline|changeOfflineCause|config\.xml|rssAll)\/?$/.exec(path);
     const template = m ? `/computer/NAME/${m[2]}` : path;
     this.count(`${method} ${template}`);
     let computer: { name: string; action: ComputerAction } | null = null;
@@ -235,6 +238,7 @@ export class JenkinsApi {
     }
     if (path === '/computer/api/json' || path === '/computer/api/json/') return sendJson(res, this.computerSet(depth));
     if (computer?.action === 'api/json') return sendJson(res, computerJson(this.computer(computer.name), depth, this.url));
+    if (computer?.action === 'rssAll') return this.rssAll(res, computer.name);
     if (computer?.action === 'config.xml') {
       const info = this.computer(computer.name);
       if (info.name === BUILT_IN) throw new Failure(404, 'Not Found');
@@ -274,9 +278,18 @@ export class JenkinsApi {
         if (r === 'exists') throw new Failure(400, `Agent called ‘${def.name}’ already exists`, 'error');
         return send(res, 200, HTML, '');
       }
+      case 'rssAll':
+        // A plain doXxx action: Stapler serves it for any method.
+        return this.rssAll(res, name);
       case 'api/json':
         throw new Failure(405, 'Method Not Allowed');
     }
+  }
+
+  private rssAll(res: ServerResponse, name: string): void {
+    const info = this.computer(name);
+    const feed = atomFeed(info.name, `${this.url}computer/${encodeURIComponent(info.name)}/`, this.url, this.opts.registry.buildsOn?.(info.name) ?? []);
+    send(res, 200, 'application/atom+xml;charset=UTF-8', feed);
   }
 
   private authenticate(req: IncomingMessage): string | 'bad' | 'anonymous' {
@@ -512,6 +525,21 @@ function executorJson(c: ComputerInfo, number: number, depth: number, rootUrl: s
     number,
     progress: b ? Math.min(99, Math.max(0, Math.floor(((now - b.started) * 100) / Math.max(1, b.estimatedMs)))) : -1,
   };
+}
+
+/**
+ * RSS.rss renders hudson/atom.jelly (the default flavor): the feed, then one entry per run, newest
+ * first, titled "JOB #N (status)" and identified by tag:hudson.dev.java.net,2008:JOB_URL:N.
+ */
+function atomFeed(name: string, link: string, rootUrl: string, builds: { job: string; number: number; started: number; finished: number | null; result: string | null }[]): string {
+  const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const status = (r: string | null) => (r === null ? '?' : r === 'SUCCESS' ? 'stable' : r === 'FAILURE' ? 'broken' : r.toLowerCase());
+  const entries = [...builds].reverse().map((b) => {
+    const jobUrl = `${rootUrl}job/${encodeURIComponent(b.job)}/`;
+    return `<entry><title>${xmlEscape(`${b.job} #${b.number} (${status(b.result)})`)}</title><link rel="alternate" type="text/html" href="${xmlEscape(`${jobUrl}${b.number}/`)}"/><id>${xmlEscape(`tag:hudson.dev.java.net,2008:${jobUrl}:${b.number}`)}</id><published>${iso(b.started)}</published><updated>${iso(b.finished ?? b.started)}</updated></entry>`;
+  });
+  const updated = builds.length ? Math.max(...builds.map((b) => b.finished ?? b.started)) : Date.now();
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom"><title>${xmlEscape(`Jenkins:${name} (all builds)`)}</title><link rel="alternate" type="text/html" href="${xmlEscape(link)}"/><updated>${iso(updated)}</updated><author><name>Jenkins Server</name></author><id>urn:uuid:903deee0-7bfa-11db-9fe1-0800200c9a66</id>${entries.join('')}</feed>`;
 }
 
 function xmlEscape(s: string): string {

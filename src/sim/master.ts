@@ -289,6 +289,10 @@ class Master implements SimMaster, NodeRegistry {
     return (this.opts.jobs ?? []).map((j) => j.name);
   }
 
+  buildsOn(name: string): SimBuild[] {
+    return this.buildList.filter((b) => b.node === name);
+  }
+
   private computerInfo(node: SimNode): ComputerInfo {
     const d = this.opts.buildDurationMs ?? 1000;
     const b = node.currentBuild;

@@ -6,7 +6,7 @@ import { TargetAuthError, TargetError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { NodeRecord } from '../model.js';
 import type { MasterNodeView } from '../target-reconcile.js';
-import type { Registration, Target, TargetAgent, TargetNode } from './target.js';
+import type { Registration, Target, TargetAgent, TargetNode, ViewOptions } from './target.js';
 
 export interface JenkinsTargetOptions {
   name: string;
@@ -141,8 +141,10 @@ export class JenkinsTarget implements Target {
   /**
    * One GET of /computer/NAME/api/json. Busy: an executor (or one-off executor) runs something, or
    * Jenkins says the computer is not idle. Offline: temporarilyOffline (taken offline by us).
+   * With `history`, an idle online agent (whose api/json keeps no trace of a build that came and
+   * went) costs one more GET, of /computer/NAME/rssAll: its entries are the builds run on it.
    */
-  async view(node: Pick<NodeRecord, 'hostname' | 'manager'>): Promise<MasterNodeView> {
+  async view(node: Pick<NodeRecord, 'hostname' | 'manager'>, opts: ViewOptions = {}): Promise<MasterNodeView> {
     const res = await this.call('GET', `computer/${encodeURIComponent(node.hostname)}/api/json`);
     if (res.status === 404) return { present: false, busy: false, offline: false };
     if (res.status !== 200) throw this.failure(`look up node ${node.hostname}`, res);
@@ -155,7 +157,21 @@ export class JenkinsTarget implements Target {
     if (typeof parsed !== 'object' || parsed === null) throw new TargetError(`Jenkins ${this.name}: computer ${node.hostname} api/json is not an object`, true);
     const executors = [...(Array.isArray(parsed.executors) ? parsed.executors : []), ...(Array.isArray(parsed.oneOffExecutors) ? parsed.oneOffExecutors : [])];
     const running = executors.some((e) => typeof e === 'object' && e !== null && (e as { currentExecutable?: unknown }).currentExecutable != null);
-    return { present: true, busy: running || parsed.idle === false, offline: parsed.temporarilyOffline === true };
+    const view: MasterNodeView = { present: true, busy: running || parsed.idle === false, offline: parsed.temporarilyOffline === true };
+    if (opts.history && !view.busy && !view.offline) {
+      const builds = await this.buildsOn(node.hostname);
+      if (builds !== null) view.builds = builds;
+    }
+    return view;
+  }
+
+  /** Entries in the agent's "all builds" Atom feed (Computer.doRssAll); null when it is gone meanwhile. */
+  private async buildsOn(name: string): Promise<number | null> {
+    const res = await this.call('GET', `computer/${encodeURIComponent(name)}/rssAll`);
+    if (res.status === 404) return null;
+    if (res.status !== 200) throw this.failure(`read the build history of node ${name}`, res);
+    if (!/<feed[\s>]/.test(res.body)) throw new TargetError(`Jenkins ${this.name}: computer ${name} rssAll is not an Atom feed`, true);
+    return (res.body.match(/<entry[\s>]/g) ?? []).length;
   }
 
   /**

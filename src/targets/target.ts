@@ -31,6 +31,15 @@ export interface TargetNode {
   labels: string[];
 }
 
+export interface ViewOptions {
+  /**
+   * Events are known to be lost (start-up, a publisher reconnect, a build-number gap): where the
+   * cheap answer cannot tell whether a build ran (Jenkins: an idle, online agent), also ask the
+   * master's build history, at one more request for such a node.
+   */
+  history?: boolean;
+}
+
 /** An agent as its master lists it. */
 export interface TargetAgent {
   name: string;
@@ -69,7 +78,7 @@ export interface Target {
    * the master cannot say (a Gearman manager that serves no node_status). Optional: a target
    * without it is never reconciled.
    */
-  view?(node: Pick<NodeRecord, 'hostname' | 'manager'>): Promise<MasterNodeView | null>;
+  view?(node: Pick<NodeRecord, 'hostname' | 'manager'>, opts?: ViewOptions): Promise<MasterNodeView | null>;
   /**
    * Every agent the master has (Jenkins: GET /computer/api/json), for `alien-list --targets`,
    * which lists those no node row knows and never touches them. Optional: a master that cannot

@@ -74,7 +74,7 @@ it('onReconnect: not on the first connect, once per return after a disconnect, w
   expect(listener.stats().reconnects).toBe(2);
 });
 
-it('publisher restarted with frames lost: every used node deleted and the pool back to min-ready, from the pass the reconnect asks', { timeout: 90_000 }, async () => {
+async function publisherRestart(offlineWhenComplete: boolean): Promise<void> {
   gearmand = await startGearmand();
   const server = { host: gearmand.host, port: gearmand.port };
   // Builds end only when this clock is advanced: they start and end while the publisher is down.
@@ -105,20 +105,27 @@ it('publisher restarted with frames lost: every used node deleted and the pool b
   const buildEvents = async () => (await daemon.metrics.events.get()).values.filter((v) => v.labels.topic === 'onStarted' || v.labels.topic === 'onFinalized').reduce((t, v) => t + v.value, 0);
 
   await sim.stopPublisher();
-  load = startLoad({ gearman: [server], jobs: [{ name: 'unit', label: 'small' }], ratePerSecond: 100, count: 2 });
+  load = startLoad({ gearman: [server], jobs: [{ name: 'unit', label: 'small' }], ratePerSecond: 100, count: 2, offlineWhenComplete });
   await waitFor(() => sim!.builds().length === 2, { what: 'both builds started, publisher down' });
   await buildClock.advance(1000);
   await load.done;
   expect(sim.builds().every((b) => b.result === 'SUCCESS')).toBe(true);
   const used = new Set(sim.builds().map((b) => b.node));
   expect(used).toEqual(new Set(before.map((b) => b.hostname)));
+  expect(sim.nodes().filter((x) => used.has(x.name)).every((x) => x.temporarilyOffline === offlineWhenComplete)).toBe(true);
   // Nothing was heard: the daemon still believes both nodes ready.
   expect(await buildEvents()).toBe(0);
   expect((await daemon.store.listNodes({ states: ['ready'] })).map((x) => x.id).sort()).toEqual(before.map((x) => x.id).sort());
   const passesBefore = passes();
+  const gets = (what: string) => sim!.requests()[`GET /computer/NAME/${what}`] ?? 0;
+  const [json0, rss0] = [gets('api/json'), gets('rssAll')];
 
   await sim.startPublisher();
   await waitFor(() => events().reconnects === 1, { what: 'the reconnect seen' });
+  await waitFor(() => passes() > passesBefore, { what: 'the pass the reconnect asked' });
+  // Its cost: one api/json per node; build history (rssAll) only for an idle agent left online.
+  expect(gets('api/json') - json0).toBe(2);
+  expect(gets('rssAll') - rss0).toBe(offlineWhenComplete ? 0 : 2);
   await waitFor(
     async () => {
       const nodes = await daemon.store.listNodes();
@@ -128,10 +135,19 @@ it('publisher restarted with frames lost: every used node deleted and the pool b
   );
   // One pass did it, asked by the reconnect (the interval is an hour; no build number was heard).
   expect(passes()).toBe(passesBefore + 1);
+  const why = offlineWhenComplete ? /^reconcile: ready node offline on its master/ : /^reconcile: a build ran and ended on the ready node/;
   const reasons = (await Promise.all(before.map((b) => daemon.store.audit({ kind: 'node', objectId: b.id })))).map((rows) => rows.find((r) => r.toState === 'in-use')?.reason);
-  expect(reasons).toEqual([expect.stringMatching(/^reconcile: ready node offline on its master/), expect.stringMatching(/^reconcile: ready node offline on its master/)]);
+  expect(reasons).toEqual([expect.stringMatching(why), expect.stringMatching(why)]);
   expect(sim.nodes().filter((x) => used.has(x.name))).toEqual([]);
   expect(sim.nodes().every((x) => x.buildsRun <= 1)).toBe(true);
   const live = new Set((await daemon.store.listNodes()).map((x) => x.serverId));
   await waitFor(() => h!.clouds.get('cloud-a')!.servers().every((s) => live.has(s.id)), { what: 'no server without a row' });
+}
+
+it('publisher restarted with frames lost, builds that took their agent offline (OFFLINE_NODE_WHEN_COMPLETE): every used node deleted, back to min-ready, from the reconnect\'s pass', { timeout: 90_000 }, async () => {
+  await publisherRestart(true);
+});
+
+it('publisher restarted with frames lost, builds that left their agent online (Jenkins\' own queue): the agents\' build history shows them used', { timeout: 90_000 }, async () => {
+  await publisherRestart(false);
 });
