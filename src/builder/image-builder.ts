@@ -151,6 +151,10 @@ export class ImageBuilder {
     const task = bake(deps, row, ctl.signal)
       .then((done) => {
         const level = done.state === 'ready' ? 'info' : 'warn';
+        // A failed validation is a failed bake: counted, and its reason on the row.
+        const result = done.state === 'ready' ? 'ready' : 'failed';
+        ctx.metrics.imageBuilds.inc({ provider: done.provider, image: done.image, result });
+        ctx.metrics.statsd?.imageUpdate(done.provider, done.image, result, ctx.clock.now() - done.created);
         ctx.log[level]({ build: done.id, provider: done.provider, image: done.image, state: done.state, reason: done.reason }, `build ${done.id}: ${done.state}`);
       })
       .catch((err) => ctx.log.error({ err, build: row.id, provider: rt.cfg.name, image: imageName }, 'bake task failed'))

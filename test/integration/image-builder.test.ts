@@ -103,6 +103,7 @@ describe.skipIf(!findBwrap())('image builder in the daemon', () => {
     // The template and the test server are gone; the one snapshot is ours and active.
     await waitFor(() => bakeServers().length === 0, { what: 'bake servers gone' });
     expect(snapshots().map((i) => [i.id, i.status])).toEqual([[first.externalId, 'active']]);
+    expect(await h.daemon!.metrics.registry.getSingleMetricAsString('nodepool_image_builds_total')).toMatch(/nodepool_image_builds_total\{provider="cloud-a",image="ubuntu",result="ready"\} 1/);
     expect(await readFile(join(h.dir, 'builds', `cloud-a-ubuntu-${first.id}.log`), 'utf8')).toMatch(/--- setup: setup\.sh[\s\S]*setup: done[\s\S]*--- image-check: check\.sh[\s\S]*check: ok/);
   });
 
