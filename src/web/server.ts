@@ -3,7 +3,6 @@
 // /image-list, /label-list: the CLI's tables, JSON with `Accept: application/json`), and hold and
 // delete of a node by bearer token (web.token in the config; without one they are refused).
 import { timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Daemon } from '../daemon.js';
@@ -14,6 +13,7 @@ import { imageTable } from '../cli/commands/image-list.js';
 import { labelTable } from '../cli/commands/label-list.js';
 import { nodeTable } from '../cli/commands/list.js';
 import { labelView, providerView, statusView } from '../views.js';
+import { packageVersion } from '../version.js';
 import { DEFAULT_HISTORY_INTERVAL_MS, DEFAULT_HISTORY_SPAN_MS, History, sampleOf } from './history.js';
 import { STATUS_PAGE_HTML } from './status-page.js';
 
@@ -43,21 +43,6 @@ class HttpError extends Error {
 }
 
 const MAX_BODY = 64 * 1024;
-
-let version: string | undefined;
-/** The package's version (package.json at the repository root, from src/ or dist/src/). */
-function packageVersion(): string {
-  if (version !== undefined) return version;
-  for (const rel of ['../../package.json', '../../../package.json']) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
-      if (pkg.version) return (version = pkg.version);
-    } catch {
-      // try the next place
-    }
-  }
-  return (version = 'unknown');
-}
 
 function wantsJson(req: IncomingMessage): boolean {
   return /\bapplication\/json\b/i.test(req.headers.accept ?? '');

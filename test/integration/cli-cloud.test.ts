@@ -92,7 +92,8 @@ describe('nodepool delete --now', () => {
     const id = await server(node.hostname);
     await store.updateNode(node.id, { serverId: id });
     const { code, out, err } = await run(['delete', String(node.id), '--now']);
-    expect(err).toBe('');
+    // Progress of each step on stderr; the result alone on stdout.
+    expect(err).toBe(`node ${node.id}: deleting server ${id} on cloud-a\n`);
     expect(code).toBe(0);
     expect(out).toBe(`node ${node.id} (${node.hostname}) deleted\n`);
     expect(await store.getNode(node.id)).toBeUndefined();
@@ -116,7 +117,7 @@ describe('nodepool delete --now', () => {
       await jenkins.close();
       expect(sim.nodes().map((x) => x.name)).toEqual([node.hostname]);
       const { code, err } = await run(['delete', String(node.id), '--now'], config);
-      expect([code, err]).toEqual([0, '']);
+      expect([code, err]).toEqual([0, `node ${node.id}: unregistering from jenkins\nnode ${node.id}: deleting server ${id} on cloud-a\n`]);
       expect(sim.nodes()).toEqual([]);
       await waitFor(() => !alive(id), { timeoutMs: 10_000 });
     } finally {
@@ -141,7 +142,7 @@ describe('nodepool delete --now', () => {
     const theirs = await server(node.hostname, meta('dep-b', node.id));
     const plain = await server(node.hostname);
     const { code, err } = await run(['delete', String(node.id), '--now']);
-    expect([code, err]).toEqual([0, '']);
+    expect([code, err]).toEqual([0, `node ${node.id}: no server to delete\n`]);
     expect(await store.getNode(node.id)).toBeUndefined();
     expect(alive(theirs)).toBe(true);
     expect(alive(plain)).toBe(true);

@@ -34,6 +34,8 @@ export function register(program: Command, ctx: CliContext): void {
 }
 
 async function deleteNow(ctx: CliContext, cmd: Command, store: Store, node: NodeRecord): Promise<void> {
+  // Progress on stderr (stdout keeps the one result line): each step may wait on a master or a cloud.
+  const progress = (step: string) => void ctx.io.err.write(`node ${node.id}: ${step}\n`);
   const config = ctx.loadConfig(cmd);
   const cfg = config.providers.find((p) => p.name === node.provider);
   if (!cfg) return cmd.error(`error: node ${node.id}: provider ${node.provider} is not in ${ctx.globals(cmd).config}`);
@@ -42,6 +44,7 @@ async function deleteNow(ctx: CliContext, cmd: Command, store: Store, node: Node
   if (targetCfg) {
     const target = createTarget(targetCfg, { gearmanServers: config['gearman-servers'], log: silentLogger, clock: ctx.io.clock });
     try {
+      progress(`unregistering from ${target.name}`);
       await target.unregister(node);
     } catch (err) {
       ctx.io.err.write(`warning: node ${node.id}: could not unregister from ${target.name}: ${(err as Error).message}\n`);
@@ -62,7 +65,9 @@ async function deleteNow(ctx: CliContext, cmd: Command, store: Store, node: Node
     } else if (!node.serverId) {
       ctx.io.err.write(`warning: node ${node.id}: no deployment id known (none in the config or the database); servers are not searched by name\n`);
     }
+    if (!ids.length) progress('no server to delete');
     for (const serverId of ids) {
+      progress(`deleting server ${serverId} on ${node.provider}`);
       try {
         await driver.deleteServer(serverId);
       } catch (err) {

@@ -10,6 +10,7 @@ import * as del from './delete.js';
 import * as failures from './failures.js';
 import * as hold from './hold.js';
 import * as imageList from './image-list.js';
+import * as info from './info.js';
 import * as jobCommands from './job-commands.js';
 import * as images from './images.js';
 import * as labelList from './label-list.js';
@@ -21,4 +22,4 @@ export interface CommandModule {
   register(program: Command, ctx: CliContext): void;
 }
 
-export const commands: readonly CommandModule[] = [daemon, list, failures, hold, del, imageList, images, labelList, providerList, alienList, configValidate, configMigrate, jobCommands, providerCheck];
+export const commands: readonly CommandModule[] = [daemon, list, failures, hold, del, imageList, images, labelList, providerList, alienList, info, configValidate, configMigrate, jobCommands, providerCheck];

@@ -6,8 +6,7 @@ import { formatAge } from '../../duration.js';
 import type { LaunchFailure, NodeRecord } from '../../model.js';
 import type { CliContext } from '../context.js';
 import { formatTable, type Cell } from '../table.js';
-import { parseId } from '../args.js';
-import { watch, watchIntervalMs } from '../watch.js';
+import { parseCount, watch, watchIntervalMs } from '../watch.js';
 
 /**
  * Nodepool 0.x's columns first, in its order (NodeName is the node's name on its master, which is
@@ -77,7 +76,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description('list nodes (age is the time spent in the current state, DD:HH:MM:SS), then labels below min-ready')
     .option('--json', 'print a JSON array of node records')
     .option('--watch [seconds]', 'redraw every N seconds (default 2) until Ctrl-C')
-    .option('--count <n>', 'with --watch: stop after N redraws', (v: string) => parseId(v))
+    .option('--count <n>', 'with --watch: stop after N redraws', parseCount)
     .action(async (opts: { json?: boolean; watch?: string | boolean; count?: number }, cmd: Command) => {
       // The summary needs min-ready from the config; without a readable config the table stands alone.
       let cfg: Config | null = null;
