@@ -84,11 +84,18 @@ export function loadV0(src: V0Source, opts: { secure?: SecureConf; clouds: Cloud
       .map((x) => x.text);
 
   const problems: V0Note[] = [...mapped.problems];
+  // What the mapper already reported (missing credentials, an unknown cloud) the schema would report again.
+  const reported = mapped.problems.flatMap((p) => ('path' in p.where ? [originKey(p.where.path)] : []));
+  const covered = (origin: KeyPath) => {
+    const k = originKey(origin);
+    return reported.some((r) => r === k || r.startsWith(`${k}/`) || k.startsWith(`${r}/`));
+  };
   const result = configSchema.safeParse(mapped.native, { error: defaultMessage });
   if (!result.success) {
     for (const issue of result.error.issues) {
       const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
       const origin = originOf(mapped, path) ?? [];
+      if (covered(origin)) continue;
       const value = valueAt(mapped.native, path);
       const last = path[path.length - 1];
       let message: string;
