@@ -56,7 +56,7 @@ it('onReconnect: not on the first connect, once per return after a disconnect, w
 
   for (const round of [1, 2]) {
     pub.close();
-    await waitFor(() => ((listener.stats() as EventListenerStats).reconnects === round - 1 ? true : undefined), { what: 'still no reconnect' });
+    expect(listener.stats().reconnects).toBe(round - 1);
     pub = new Publisher({ linger: 0 });
     await waitFor(async () => {
       try {
