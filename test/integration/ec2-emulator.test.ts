@@ -30,6 +30,7 @@ import {
   type RunInstancesCommandInput,
 } from '@aws-sdk/client-ec2';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
@@ -647,5 +648,66 @@ describe('EC2 emulator: networks, key pairs, tags, volumes, status checks', () =
     expect(r.Instances).toHaveLength(50);
     expect(emu.peakInstances()).toBeGreaterThanOrEqual(50);
     expect(emu.throttled()).toEqual({});
+  });
+});
+
+/** Sends a request the SDK signed, again, as it was; resolves with the raw answer. */
+function replay(endpoint: string, req: { method: string; path: string; headers: Record<string, string>; body?: unknown }): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const r = httpRequest(`${endpoint}${req.path}`, { method: req.method, headers: req.headers }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    r.on('error', reject);
+    r.end(typeof req.body === 'string' ? req.body : '');
+  });
+}
+
+describe('EC2 emulator: the wire format', () => {
+  it('answers in EC2\'s XML: the action\'s root element in the 2016-11-15 namespace with requestId; errors as Response/Errors/Error with RequestID', async () => {
+    const { emu, ec2 } = await start();
+    let signed: { method: string; path: string; headers: Record<string, string>; body?: unknown } | undefined;
+    // The deserialize step sees the request as signed and sent.
+    ec2.middlewareStack.add(
+      (next) => async (args) => {
+        signed = args.request as typeof signed;
+        return next(args);
+      },
+      { step: 'deserialize' },
+    );
+    await ec2.send(new DescribeRegionsCommand({ RegionNames: ['us-east-1'] }));
+    expect(signed!.headers['authorization']).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/us-east-1\/ec2\/aws4_request, SignedHeaders=[a-z0-9;-]+, Signature=[0-9a-f]{64}$/);
+    expect(String(signed!.body)).toBe('Action=DescribeRegions&Version=2016-11-15&RegionName.1=us-east-1');
+    const ok = await replay(emu.endpoint, signed!);
+    expect(ok.status).toBe(200);
+    expect(ok.headers['content-type']).toBe('text/xml;charset=UTF-8');
+    const m = /^<\?xml version="1\.0" encoding="UTF-8"\?>\n<DescribeRegionsResponse xmlns="http:\/\/ec2\.amazonaws\.com\/doc\/2016-11-15\/"><requestId>([0-9a-f-]{36})<\/requestId><regionInfo><item><regionName>us-east-1<\/regionName><regionEndpoint>ec2\.us-east-1\.amazonaws\.com<\/regionEndpoint><optInStatus>opt-in-not-required<\/optInStatus><\/item><\/regionInfo><\/DescribeRegionsResponse>$/.exec(ok.body);
+    expect(m).not.toBeNull();
+    expect(ok.headers['x-amzn-requestid']).toBe(m![1]);
+
+    const err = await failure(ec2.send(new DescribeInstancesCommand({ InstanceIds: ['i-0123456789abcdef0'] })));
+    expect(err.name).toBe('InvalidInstanceID.NotFound');
+    const bad = await replay(emu.endpoint, signed!);
+    expect(bad.status).toBe(400);
+    expect(bad.body).toMatch(
+      /^<\?xml version="1\.0" encoding="UTF-8"\?>\n<Response><Errors><Error><Code>InvalidInstanceID\.NotFound<\/Code><Message>The instance ID 'i-0123456789abcdef0' does not exist<\/Message><\/Error><\/Errors><RequestID>[0-9a-f-]{36}<\/RequestID><\/Response>$/,
+    );
+  });
+
+  it('round-trips tag text that XML must escape, and refuses tags EC2 refuses', async () => {
+    const { ec2 } = await start();
+    const ami = (await ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }))).Images![0].ImageId!;
+    const run = (key: string) =>
+      ec2.send(new RunInstancesCommand({ ImageId: ami, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1, TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: key, Value: 'x' }] }] }));
+    const odd = `a<b> & "c" 'd' ü`;
+    const made = await ec2.send(new RunInstancesCommand({ ImageId: ami, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1, TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'odd key=1', Value: odd }] }] }));
+    expect(instanceTags(made.Instances![0])).toEqual({ 'odd key=1': odd });
+    expect((await failure(run('aws:reserved'))).name).toBe('InvalidParameterValue');
+    expect((await failure(run('k'.repeat(129)))).name).toBe('InvalidParameterValue');
+    const many = Array.from({ length: 51 }, (_, n) => ({ Key: `k${n}`, Value: 'v' }));
+    expect((await failure(ec2.send(new RunInstancesCommand({ ImageId: ami, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1, TagSpecifications: [{ ResourceType: 'instance', Tags: many }] })))).name).toBe(
+      'TagLimitExceeded',
+    );
   });
 });

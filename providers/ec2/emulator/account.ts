@@ -317,7 +317,11 @@ function resolveTagTargets(ctx: ActionCtx): Record<string, string>[] {
 
 export const createTags: Handler = (ctx) => {
   const add = ctx.params.tags('Tag');
-  for (const tags of resolveTagTargets(ctx)) Object.assign(tags, add);
+  const targets = resolveTagTargets(ctx);
+  for (const tags of targets) {
+    if (Object.keys({ ...tags, ...add }).length > 50) throw ec2Error('TagLimitExceeded', 'The maximum number of Tags for a resource has been reached.');
+  }
+  for (const tags of targets) Object.assign(tags, add);
   return { return: true };
 };
 

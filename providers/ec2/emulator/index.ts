@@ -260,6 +260,13 @@ const FAULT_MESSAGES: Record<Exclude<Ec2Fault, 'lost-answer'>, string> = {
 
 const SSH_TICK_MS = 100;
 
+interface Answer {
+  status: number;
+  xml: string;
+  action: string;
+  requestId: string;
+}
+
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -356,7 +363,7 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
   let base = '';
 
   /** One request: the action's XML answer, or the error it raised. */
-  const handle = (raw: IncomingMessage, body: Buffer): { status: number; xml: string; action: string } => {
+  const handle = (raw: IncomingMessage, body: Buffer): Answer => {
     const requestId = randomUUID();
     const url = new URL(raw.url ?? '/', base);
     const method = raw.method ?? 'GET';
@@ -366,7 +373,7 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
     bump(counts, action || '(none)');
     const fail = (e: Ec2Error) => {
       if (e.code === 'RequestLimitExceeded') bump(throttledCounts, action);
-      return { status: e.status, xml: errorXml(e.code, e.message, requestId), action };
+      return { status: e.status, xml: errorXml(e.code, e.message, requestId), action, requestId };
     };
     try {
       const query = [...url.searchParams.entries()]
@@ -390,7 +397,7 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
       const lost = fault === 'lost-answer' || (lostAnswerRate > 0 && lostAnswerActions.has(action) && faultRng() < lostAnswerRate);
       // The action took effect, but the client never learns its result: the case that leaks instances.
       if (lost) throw ec2Error('InternalError', MESSAGES.internal);
-      return { status: 200, xml: responseXml(action, requestId, result), action };
+      return { status: 200, xml: responseXml(action, requestId, result), action, requestId };
     } catch (err) {
       if (err instanceof Ec2Error) return fail(err);
       log.error({ error: err, action }, 'ec2 emulator failed a request');
@@ -399,15 +406,24 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
   };
 
   const onRequest = async (raw: IncomingMessage, res: ServerResponse): Promise<void> => {
-    let out: { status: number; xml: string; action: string };
+    let out: Answer;
     try {
       out = handle(raw, await readBody(raw));
     } catch (err) {
       log.error({ error: err }, 'ec2 emulator could not read a request');
-      out = { status: 500, xml: errorXml('InternalError', MESSAGES.internal, randomUUID()), action: '' };
+      const requestId = randomUUID();
+      out = { status: 500, xml: errorXml('InternalError', MESSAGES.internal, requestId), action: '', requestId };
     }
     log.debug({ action: out.action, status: out.status }, 'ec2 emulator request');
-    res.writeHead(out.status, { 'Content-Type': 'text/xml;charset=UTF-8', 'Content-Length': Buffer.byteLength(out.xml), Server: 'AmazonEC2' });
+    // The headers a real EC2 endpoint sends (its answers carry the request id in a header too).
+    res.writeHead(out.status, {
+      'x-amzn-RequestId': out.requestId,
+      'Cache-Control': 'no-cache, no-store',
+      'Strict-Transport-Security': 'max-age=31536000; includeSubDomains',
+      'Content-Type': 'text/xml;charset=UTF-8',
+      'Content-Length': Buffer.byteLength(out.xml),
+      Server: 'AmazonEC2',
+    });
     res.end(out.xml);
   };
 

@@ -70,20 +70,23 @@ export class Params {
     for (const i of this.indices('TagSpecification')) {
       const spec = this.sub(`TagSpecification.${i}`);
       const type = spec.get('ResourceType') ?? '';
-      const tags = out.get(type) ?? {};
-      Object.assign(tags, spec.tags('Tag'));
-      out.set(type, tags);
+      if (out.has(type)) throw ec2Error('InvalidParameterValue', `The tag specification resource type ${type} is specified more than once`);
+      out.set(type, spec.tags('Tag'));
     }
     return out;
   }
 
-  /** `Tag.N.Key` / `Tag.N.Value` as a record. */
+  /** `Tag.N.Key` / `Tag.N.Value` as a record, within EC2's tag restrictions. */
   tags(prefix: string): Record<string, string> {
     const tags: Record<string, string> = {};
     for (const j of this.indices(prefix)) {
       const key = this.get(`${prefix}.${j}.Key`);
-      if (key !== undefined) tags[key] = this.get(`${prefix}.${j}.Value`) ?? '';
+      if (key === undefined) continue;
+      const value = this.get(`${prefix}.${j}.Value`) ?? '';
+      checkTag(key, value);
+      tags[key] = value;
     }
+    if (Object.keys(tags).length > 50) throw ec2Error('TagLimitExceeded', 'The maximum number of Tags for a resource has been reached.');
     return tags;
   }
 
@@ -128,4 +131,11 @@ export function matchTagFilter(f: Filter, tags: Record<string, string>): boolean
 export function tagSet(tags: Record<string, string>): { key: string; value: string }[] | undefined {
   const entries = Object.entries(tags);
   return entries.length === 0 ? undefined : entries.map(([key, value]) => ({ key, value }));
+}
+
+/** Tag restrictions (EC2 user guide, "Tag restrictions"): keys 1..128 characters, values up to 256, no `aws:` prefix. */
+export function checkTag(key: string, value: string): void {
+  if (key.length === 0 || key.length > 128) throw ec2Error('InvalidParameterValue', `Tag key exceeds the maximum length of 128 characters`);
+  if (value.length > 256) throw ec2Error('InvalidParameterValue', `Tag value exceeds the maximum length of 256 characters`);
+  if (key.toLowerCase().startsWith('aws:')) throw ec2Error('InvalidParameterValue', "Tag keys starting with 'aws:' are reserved for internal use");
 }

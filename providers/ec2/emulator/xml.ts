@@ -9,8 +9,9 @@ export interface XmlNode {
   [name: string]: XmlValue;
 }
 
+/** Text content needs only &, < and > escaped; quotes stay as EC2 writes them ("The instance ID 'i-...'"). */
 export function escapeXml(s: string): string {
-  return s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
+  return s.replace(/[<>&]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;' })[c]!);
 }
 
 function render(name: string, value: XmlValue): string {
