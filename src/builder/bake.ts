@@ -13,7 +13,7 @@
 // wait has `snapshot-timeout` within it.
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import type { Client } from 'ssh2';
 import type { Clock } from '../clock.js';
 import type { ProviderImageConfig } from '../config.js';
@@ -113,8 +113,8 @@ export async function bake(deps: BakeDeps, imageOrRow: string | ImageRecord, sig
     await to('ssh');
     conn = await sshTo(deps, image, active, 'template', stop, budget());
     await to('upload');
-    const files = await uploadDirectory(await openSftp(conn), deps.imagesDir, REMOTE_SCRIPTS_DIR);
-    log.debug({ files }, 'images/ copied to the template server');
+    const files = await installScripts(deps, conn, row);
+    log.debug({ files }, 'scripts copied to the template server');
     await to('setup');
     await runScript(deps, conn, image.setup, row, hostname, active.az, log, stop, 'setup');
     conn.end();
@@ -163,6 +163,31 @@ async function failed(store: Store, id: number, reason: string): Promise<ImageRe
   }
 }
 
+/**
+ * Copies the scripts directory to /opt/nodepool-scripts. The login user of a cloud image is
+ * rarely root, so the files go over SFTP to its home first and are moved into place as root
+ * (directly, or through passwordless sudo, as on stock cloud images). Returns the files copied.
+ */
+async function installScripts(deps: BakeDeps, conn: Client, row: ImageRecord): Promise<number> {
+  const staging = `nodepool-scripts-${row.id}`;
+  const files = await uploadDirectory(await openSftp(conn), deps.imagesDir, staging);
+  const script = [
+    'set -e',
+    'if [ "$(id -u)" -eq 0 ]; then S=; else S="sudo -n"; fi',
+    `$S rm -rf ${REMOTE_SCRIPTS_DIR}`,
+    `$S mkdir -p ${posix.dirname(REMOTE_SCRIPTS_DIR)}`,
+    `$S mv "$HOME/${staging}" ${REMOTE_SCRIPTS_DIR}`,
+    `$S chmod -R a+rX ${REMOTE_SCRIPTS_DIR}`,
+  ].join('; ');
+  let err = '';
+  const result = await runRemote(conn, ['sh', '-c', script], { onOutput: (chunk, stream) => void (stream === 'stderr' && (err += chunk)) });
+  if (result.code !== 0) {
+    const why = err.trim().split('\n').pop() ?? '';
+    throw new LaunchError(`cannot install the scripts in ${REMOTE_SCRIPTS_DIR} (the login user needs to be root or to have passwordless sudo): ${why || `exit ${result.code}`}`);
+  }
+  return files;
+}
+
 /** Waits until the server answers SSH and logs in (the template, or a test server). */
 async function sshTo(deps: BakeDeps, image: ProviderImageConfig, server: CloudServer, role: string, signal: AbortSignal, budgetMs: number): Promise<Client> {
   const rt = deps.runtime;
@@ -194,7 +219,7 @@ async function validate(
   const conn = await sshTo(deps, image, active, 'test', signal, budget());
   try {
     if (!image['image-check']) return;
-    await uploadDirectory(await openSftp(conn), deps.imagesDir, REMOTE_SCRIPTS_DIR);
+    await installScripts(deps, conn, row);
     await runScript(deps, conn, image['image-check'], row, name, active.az, log, signal, 'image-check');
   } finally {
     conn.end();
