@@ -711,3 +711,54 @@ describe('EC2 emulator: the wire format', () => {
     );
   });
 });
+
+describe('EC2 emulator: seeds and rates', () => {
+  it('replays ids and addresses for a seed', async () => {
+    const launch = async (seed: number) => {
+      const { ec2 } = await start({ seed });
+      const ami = (await ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }))).Images!.map((i) => i.ImageId).sort()[0]!;
+      const r = await ec2.send(new RunInstancesCommand({ ImageId: ami, InstanceType: 't3.micro', MinCount: 2, MaxCount: 2 }));
+      return [ami, r.ReservationId, ...r.Instances!.flatMap((i) => [i.InstanceId, i.PrivateIpAddress])];
+    };
+    const a = await launch(5);
+    expect(await launch(5)).toEqual(a);
+    expect(await launch(6)).not.toEqual(a);
+  });
+
+  it('answers a seeded share of requests 503 Unavailable, and loses a seeded share of launch answers after the launch', async () => {
+    const { emu, ec2 } = await start({ seed: 3, apiErrorRate: 0.3, lostAnswerRate: 0.5, throttle: false });
+    let unavailable = 0;
+    let lost = 0;
+    let ok = 0;
+    for (let n = 0; n < 40; n++) {
+      try {
+        await ec2.send(new RunInstancesCommand({ ImageId: emu.images()[0].id, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }));
+        ok += 1;
+      } catch (e) {
+        const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        if (status === 503) unavailable += 1;
+        else if (status === 500) lost += 1;
+        else throw e;
+      }
+    }
+    expect(unavailable).toBeGreaterThan(3);
+    expect(lost).toBeGreaterThan(3);
+    expect(ok).toBeGreaterThan(3);
+    // Every lost answer still launched an instance; no 503 did.
+    expect(emu.instances()).toHaveLength(ok + lost);
+  });
+
+  it('pages DescribeImages and DescribeSnapshots', async () => {
+    const images = Array.from({ length: 7 }, (_, n) => ({ name: `np-img-${n}`, owned: true }));
+    const { ec2 } = await start({ images });
+    const first = await ec2.send(new DescribeImagesCommand({ Owners: ['self'], MaxResults: 5 }));
+    expect(first.Images).toHaveLength(5);
+    const second = await ec2.send(new DescribeImagesCommand({ Owners: ['self'], MaxResults: 5, NextToken: first.NextToken }));
+    expect(second.Images).toHaveLength(2);
+    expect(second.NextToken).toBeUndefined();
+    expect(new Set([...first.Images!, ...second.Images!].map((i) => i.Name))).toEqual(new Set(images.map((i) => i.name)));
+    const snaps = await ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], MaxResults: 5 }));
+    expect(snaps.Snapshots).toHaveLength(5);
+    expect(snaps.NextToken).toBeTruthy();
+  });
+});
