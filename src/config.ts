@@ -350,7 +350,7 @@ function valueAt(data: unknown, path: KeyPath): unknown {
 }
 
 /** Keys allowed by the schema at `path` (for "did you mean"). */
-function keysAt(schema: z.ZodType, path: KeyPath): string[] {
+export function keysAt(schema: z.ZodType, path: KeyPath): string[] {
   let s: z.ZodType | undefined = schema;
   const unwrap = (t: z.ZodType | undefined): z.ZodType | undefined => {
     for (let i = 0; i < 10 && t; i++) {

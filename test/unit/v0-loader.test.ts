@@ -283,6 +283,27 @@ describe('0.x loader: one key at a time', () => {
     expect(warnings).toContain('np.yaml:4:5: labels[0].image: not supported: label trusty disabled (no nodes): image trusty is built with diskimage-builder on every provider');
   });
 
+  it('a native key added to a 0.x file (ssh-port, host-key-checking) is read as it is, silently', () => {
+    const text = MINIMAL.flatMap((l) => (l === '    max-servers: 4' ? [l, '    ssh-port: 2222'] : l === '        min-ram: 2048' ? [l, '        host-key-checking: false'] : [l])).join('\n');
+    const { config, warnings } = v0(text);
+    expect(config.providers[0]['ssh-port']).toBe(2222);
+    expect(config.providers[0].images[0]['host-key-checking']).toBe(false);
+    expect(warnings.join('\n')).not.toMatch(/ssh-port|host-key-checking/);
+    // At the wrong level it is still an unknown key.
+    expect(problems([...MINIMAL, 'ssh-port: 22'].join('\n'))).toEqual(['np.yaml:20:1: ssh-port: unknown key "ssh-port"']);
+  });
+
+  it('a target left out does not shift the next one: its secret and comments land on the right target', () => {
+    const text = [...MINIMAL, '  - name: jenkins2', '    jenkins:', '      url: https://j2.example.org/', '      user: u', '      apikey: k2-secret', '      credentials-id: c', '      test-job: t'].join('\n');
+    const result = parseV0Config(text, 'np.yaml', ENV)!;
+    expect(result.config.targets.map((t) => t.name)).toEqual(['jenkins2']);
+    const migrated = migrateV0(result, 'np.yaml');
+    expect(migrated.secrets.map((s) => s.path)).toEqual(['providers[0].auth.password', 'targets[0].jenkins.apikey']);
+    expect(migrated.text).toMatch(/# 0\.x targets\[1\]\.jenkins\.test-job: ignored/);
+    const env = Object.fromEntries(migrated.secrets.map((s) => [s.env, s.value]));
+    expect(parseConfig(migrated.text, 'native.yaml', env)).toEqual(result.config);
+  });
+
   it('secure.conf is read for 0.x files only, through -s or NODEPOOL_SECURE', () => {
     const text = MINIMAL.join('\n');
     const secure = join(tmp, 'secure.conf');

@@ -2,6 +2,7 @@
 // Pure apart from reading clouds.yaml. Every key is looked up in keys.ts: unknown keys are
 // problems, ignored and unsupported ones warnings, and the code below maps the rest. Each native
 // value remembers the 0.x key it came from, so native schema problems point at the 0.x file.
+import { configSchema, keysAt } from '../../config.js';
 import type { KeyPath } from '../locate.js';
 import { suggest } from '../suggest.js';
 import type { SecureConf } from '../secure-conf.js';
@@ -60,6 +61,9 @@ const TREATMENT_WORD: Record<string, string> = { changed: 'changed', ignored: 'i
 class Mapper {
   readonly out: V0Mapped = { native: {}, warnings: [], problems: [], origins: new Map(), secrets: [] };
 
+  /** Native keys found in the 0.x file, copied as they are once the mapping is built. */
+  private native: { native: KeyPath; value: unknown; source: KeyPath }[] = [];
+
   constructor(private readonly opts: V0MapOptions) {}
 
   warn(path: KeyPath, message: string, native?: KeyPath, at: 'key' | 'value' = 'key'): void {
@@ -85,7 +89,14 @@ class Mapper {
     const allowed = V0_KEYS.filter((k) => k.key.startsWith(base === '' ? '' : `${base}.`) && !k.key.slice(base === '' ? 0 : base.length + 1).includes('.'))
       .filter((k) => !k.key.startsWith('secure.conf'))
       .map((k) => k.key.slice(base === '' ? 0 : base.length + 1).replace(/\[\]$/, ''));
+    // A native key the 0.x file did not have (e.g. ssh-port, added by the operator) is read as it is.
+    const native0 = native ?? [];
+    const nativeKeys = native === undefined ? [] : keysAt(configSchema, native0);
     for (const key of Object.keys(value)) {
+      if (!allowed.includes(key) && nativeKeys.includes(key)) {
+        this.native.push({ native: [...native0, key], value: value[key], source: [...path, key] });
+        continue;
+      }
       if (!allowed.includes(key)) {
         const hint = suggest(key, allowed);
         this.problem([...path, key], `unknown key "${key}"${hint ? `; did you mean "${hint}"?` : ''}`, 'key');
@@ -102,7 +113,7 @@ class Mapper {
   }
 
   run(data: unknown): V0Mapped {
-    const top = this.keys([], data, ['cron']);
+    const top = this.keys([], data, ['cron'], []);
     const n = this.out.native;
     if (top['script-dir'] !== undefined) {
       n['scripts-dir'] = top['script-dir'];
@@ -133,7 +144,9 @@ class Mapper {
 
     const labels: Obj[] = [];
     list(top.labels).forEach((l, i) => labels.push(this.label(l, i, dib)));
-    const targets = Array.isArray(top.targets) ? top.targets.map((t, i) => this.target(t, i, labels)) : [];
+    // Native indexes count only the targets kept.
+    const targets: (Obj | null)[] = [];
+    list(top.targets).forEach((t, i) => targets.push(this.target(t, i, targets.filter((x) => x !== null).length, labels)));
     n.labels = Array.isArray(top.labels) || labels.length > 0 ? labels : top.labels;
     this.origin(['labels'], ['labels']);
     const kept = targets.filter((t): t is Obj => t !== null);
@@ -146,7 +159,20 @@ class Mapper {
       this.warn(['targets'], `changed: ${v0Key('targets').note}: every label registers with "${String(kept[0].name)}"`, ['targets']);
     }
     this.secureLeftovers(targets);
+    for (const k of this.native) this.put(k.native, k.value, k.source);
     return this.out;
+  }
+
+  /** Sets a native value (its parent objects exist unless the 0.x shape was wrong: then nothing). */
+  put(path: KeyPath, value: unknown, source: KeyPath): void {
+    let v: unknown = this.out.native;
+    for (const step of path.slice(0, -1)) {
+      if (v === null || typeof v !== 'object') return;
+      v = (v as Record<string | number, unknown>)[step];
+    }
+    if (v === null || typeof v !== 'object') return;
+    (v as Record<string | number, unknown>)[path[path.length - 1]] = value;
+    this.origin(path, source);
   }
 
   cron(value: unknown): void {
@@ -394,19 +420,19 @@ class Mapper {
   }
 
   /** Returns the native target, or null when it registers nowhere (it is left out). */
-  target(value: unknown, i: number, labels: Obj[]): Obj | null {
+  target(value: unknown, i: number, n: number, labels: Obj[]): Obj | null {
     const src = ['targets', i];
-    const t = this.keys(src, value, ['assign-via-gearman'], ['targets', i]);
+    const t = this.keys(src, value, ['assign-via-gearman'], ['targets', n]);
     const name = str(t.name);
-    const at = (k: string): KeyPath => ['targets', i, k];
+    const at = (k: string): KeyPath => ['targets', n, k];
     if (t.images !== undefined) this.legacyImages(t, src, labels);
     const secure = name !== undefined ? this.opts.secure?.jenkins.get(name) : undefined;
     if (secure) this.usedSecure.add(secure.target);
-    const jy = this.keys([...src, 'jenkins'], t.jenkins);
+    const jy = this.keys([...src, 'jenkins'], t.jenkins, [], at('jenkins'));
     if (t['assign-via-gearman'] === true) {
       const unused = t.jenkins !== undefined || secure ? '; the jenkins settings are not used' : '';
       this.warn([...src, 'assign-via-gearman'], this.say(v0Key('targets[].assign-via-gearman'), unused), at('gearman'));
-      this.origin(['targets', i], src);
+      this.origin(['targets', n], src);
       this.origin(at('name'), [...src, 'name']);
       this.origin(at('gearman'), [...src, 'assign-via-gearman']);
       return { name: t.name, gearman: {} };
@@ -443,13 +469,16 @@ class Mapper {
           ? 'no Jenkins url, user, apikey or credentials-id here or in secure.conf'
           : `Jenkins registration needs url, user, apikey and credentials-id (here or in secure.conf); missing: ${missing.join(', ')}`;
       this.warn([...src, t.name !== undefined ? 'name' : 'jenkins'], `changed: target left out: ${why}; nodes of its labels are ready without being registered anywhere`, undefined, 'value');
+      // Nothing of it is in the native file: no native keys, no comments pointing at the next target.
+      this.native = this.native.filter((k) => !(k.source[0] === 'targets' && k.source[1] === i));
+      for (const w of this.out.warnings) if ('path' in w.where && w.where.path[0] === 'targets' && w.where.path[1] === i) delete w.native;
       return null;
     }
-    this.origin(['targets', i], src);
+    this.origin(['targets', n], src);
     this.origin(at('name'), [...src, 'name']);
     this.origin(at('jenkins'), t.jenkins !== undefined ? [...src, 'jenkins'] : [...src, 'name']);
-    for (const [k, w] of from) if ('path' in w) this.origin(['targets', i, 'jenkins', k], w.path);
-    if (typeof jenkins.apikey === 'string') this.out.secrets.push({ native: ['targets', i, 'jenkins', 'apikey'], env: envName(name ?? String(i), 'apikey'), value: jenkins.apikey });
+    for (const [k, w] of from) if ('path' in w) this.origin(['targets', n, 'jenkins', k], w.path);
+    if (typeof jenkins.apikey === 'string') this.out.secrets.push({ native: ['targets', n, 'jenkins', 'apikey'], env: envName(name ?? String(i), 'apikey'), value: jenkins.apikey });
     return { name: t.name, jenkins };
   }
 
