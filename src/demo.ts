@@ -1,11 +1,13 @@
-// `npm start`: two emulated OpenStack clouds, a real gearmand (when installed) with a simulated
-// Jenkins master and a job load, and the daemon with config/demo.yaml; database under ./var/.
+// `npm start`: two emulated OpenStack clouds and an emulated EC2 region, a real gearmand (when
+// installed) with a simulated Jenkins master and a job load, and the daemon with config/demo.yaml;
+// database under ./var/.
 // Ctrl-C stops everything and leaves no process behind.
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import ssh2 from 'ssh2';
 import { parseDocument, YAMLSeq, YAMLMap } from 'yaml';
 import { startOpenStackEmulator, type OpenStackEmulator } from '../providers/openstack/emulator/index.js';
+import { startEc2Emulator, type Ec2Emulator } from '../providers/ec2/emulator/index.js';
 import { Daemon } from './daemon.js';
 import { createLogger } from './log.js';
 import { startWebServer, type WebServer } from './web/server.js';
@@ -46,6 +48,7 @@ export async function runDemo(root = process.cwd()): Promise<void> {
 
   const log = createLogger({ level: process.env.LOG_LEVEL ?? 'info' });
   const clouds: OpenStackEmulator[] = [];
+  const regions: Ec2Emulator[] = [];
   let gearmand: Gearmand | null = null;
   let sim: SimMaster | null = null;
   let load: Load | null = null;
@@ -60,7 +63,7 @@ export async function runDemo(root = process.cwd()): Promise<void> {
       await daemon?.stop();
       await sim?.close();
       await gearmand?.stop();
-      await Promise.allSettled(clouds.map((c) => c.close()));
+      await Promise.allSettled([...clouds, ...regions].map((c) => c.close()));
     })());
   process.once('SIGINT', () => void stop().then(() => process.exit(0)));
   process.once('SIGTERM', () => void stop().then(() => process.exit(0)));
@@ -76,12 +79,19 @@ export async function runDemo(root = process.cwd()): Promise<void> {
       if (sandboxDir) await mkdir(sandboxDir, { recursive: true });
       clouds.push(await startOpenStackEmulator({ seed, bootTimeMs: 3000, errorRate: 0.05, sshAuthorizedKeys: [keys.public], sandboxDir }));
     }
+    const ec2SandboxDir = bakes ? join(sandboxRoot, 'aws') : undefined;
+    if (ec2SandboxDir) await mkdir(ec2SandboxDir, { recursive: true });
+    regions.push(await startEc2Emulator({ seed: 3, region: 'us-east-1', bootTimeMs: 3000, sshAuthorizedKeys: [keys.public], sandboxDir: ec2SandboxDir }));
     const env: Record<string, string | undefined> = {
       ...process.env,
       NODEPOOL_DEMO_CLOUD_A_URL: clouds[0].authUrl,
       NODEPOOL_DEMO_CLOUD_B_URL: clouds[1].authUrl,
       NODEPOOL_DEMO_SSH_PORT_A: String(clouds[0].sshPort),
       NODEPOOL_DEMO_SSH_PORT_B: String(clouds[1].sshPort),
+      NODEPOOL_DEMO_EC2_URL: regions[0].endpoint,
+      NODEPOOL_DEMO_EC2_KEY: regions[0].credentials.accessKeyId,
+      NODEPOOL_DEMO_EC2_SECRET: regions[0].credentials.secretAccessKey,
+      NODEPOOL_DEMO_SSH_PORT_EC2: String(regions[0].sshPort),
       NODEPOOL_DEMO_KEY: keyPath,
       NODEPOOL_DEMO_SCRIPTS_DIR: resolve(root, 'images'),
     };
@@ -138,7 +148,7 @@ export async function runDemo(root = process.cwd()): Promise<void> {
     console.log(
       [
         '',
-        `nodepool demo is running: two emulated OpenStack clouds${sim ? ', gearmand, a simulated Jenkins master and a job load' : ''}.`,
+        `nodepool demo is running: two emulated OpenStack clouds, an emulated EC2 region${sim ? ', gearmand, a simulated Jenkins master and a job load' : ''}.`,
         'In another terminal, from this directory:',
         `  npx nodepool --db ${db} list              # nodes: building, ready, in-use, used, deleting`,
         `  npx nodepool --db ${db} hold ID --reason debugging --expire 10m`,

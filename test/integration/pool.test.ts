@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { startOpenStackEmulator } from '../../providers/openstack/emulator/index.js';
+import { startEc2Emulator } from '../../providers/ec2/emulator/index.js';
 import { Daemon } from '../../src/daemon.js';
 import { withoutBakes, withoutCiLoop } from '../../src/demo.js';
 import { findBwrap } from '../../providers/openstack/emulator/sandbox.js';
@@ -40,6 +41,7 @@ describe('pool', () => {
         return startOpenStackEmulator({ seed, bootTimeMs: 100, imageTimeMs: 100, sshAuthorizedKeys: [keys.public], sandboxDir });
       }),
     );
+    const region = await startEc2Emulator({ seed: 3, bootTimeMs: 100, imageTimeMs: 100, sshAuthorizedKeys: [keys.public], sandboxDir: bakes ? await mkdtemp(join(dir, 'sandbox-aws-')) : undefined });
     const configPath = join(dir, 'demo.yaml');
     const demo = withoutCiLoop(await readFile('config/demo.yaml', 'utf8'));
     await writeFile(configPath, bakes ? demo : withoutBakes(demo));
@@ -48,6 +50,10 @@ describe('pool', () => {
       NODEPOOL_DEMO_CLOUD_B_URL: clouds[1].authUrl,
       NODEPOOL_DEMO_SSH_PORT_A: String(clouds[0].sshPort),
       NODEPOOL_DEMO_SSH_PORT_B: String(clouds[1].sshPort),
+      NODEPOOL_DEMO_EC2_URL: region.endpoint,
+      NODEPOOL_DEMO_EC2_KEY: region.credentials.accessKeyId,
+      NODEPOOL_DEMO_EC2_SECRET: region.credentials.secretAccessKey,
+      NODEPOOL_DEMO_SSH_PORT_EC2: String(region.sshPort),
       NODEPOOL_DEMO_KEY: join(dir, 'key'),
       NODEPOOL_DEMO_SCRIPTS_DIR: join(import.meta.dirname, '..', '..', 'images'),
     };
@@ -58,15 +64,17 @@ describe('pool', () => {
       }
       expect((await daemon.store.listNodes()).map((n) => n.label).sort()).toEqual(['large', 'small', 'small', 'small']);
       if (bakes) {
+        // The EC2 region bakes too, though the OpenStack clouds may fill `small` before it is done.
+        await waitFor(async () => (await daemon.store.listImages({ states: ['ready'] })).length === 3, { what: 'three baked images' });
         const images = await daemon.store.listImages({ states: ['ready'] });
-        expect(images.map((i) => [i.provider, i.image]).sort()).toEqual([['cloud-a', 'ubuntu'], ['cloud-b', 'ubuntu']]);
+        expect(images.map((i) => [i.provider, i.image]).sort()).toEqual([['aws', 'ubuntu'], ['cloud-a', 'ubuntu'], ['cloud-b', 'ubuntu']]);
         for (const n of await daemon.store.listNodes({ label: 'small' })) expect(n.imageId).toBe(images.find((i) => i.provider === n.provider)!.externalId);
         // `large` has no setup script: it boots its base image, unbaked.
         for (const n of await daemon.store.listNodes({ label: 'large' })) expect(n.imageVersion).toBeNull();
       }
     } finally {
       await daemon.stop();
-      await Promise.all(clouds.map((c) => c.close()));
+      await Promise.all([...clouds, region].map((c) => c.close()));
       await rm(dir, { recursive: true, force: true });
     }
   });

@@ -12,6 +12,10 @@ const DEMO_ENV: Env = {
   NODEPOOL_DEMO_CLOUD_B_URL: 'http://127.0.0.1:40002/identity/v3',
   NODEPOOL_DEMO_SSH_PORT_A: '42022',
   NODEPOOL_DEMO_SSH_PORT_B: '42023',
+  NODEPOOL_DEMO_EC2_URL: 'http://127.0.0.1:40003',
+  NODEPOOL_DEMO_EC2_KEY: 'AKIDEXAMPLE',
+  NODEPOOL_DEMO_EC2_SECRET: 'emulator-secret',
+  NODEPOOL_DEMO_SSH_PORT_EC2: '42024',
   NODEPOOL_DEMO_KEY: '/tmp/nodepool-demo/id_ed25519',
   NODEPOOL_DEMO_SCRIPTS_DIR: '/tmp/nodepool-demo/images',
   NODEPOOL_DEMO_GEARMAN_PORT: '4730',
@@ -62,7 +66,9 @@ describe('valid configs', () => {
     expect(c.providers.map((p) => [p.name, p.driver, p['max-servers'], p['ssh-port'], p.rate, p['rate-burst']])).toEqual([
       ['cloud-a', 'openstack', 6, 42022, 0.05, 5],
       ['cloud-b', 'openstack', 4, 42023, 0.05, 5],
+      ['aws', 'ec2', 3, 42024, 1, 1],
     ]);
+    expect(c.providers[2]).toMatchObject({ 'region-name': 'us-east-1', endpoint: 'http://127.0.0.1:40003', 'access-key-id': 'AKIDEXAMPLE', keypair: 'nodepool' });
     expect(c.providers[0].auth).toEqual({
       'auth-url': 'http://127.0.0.1:40001/identity/v3',
       username: 'admin',
@@ -75,6 +81,7 @@ describe('valid configs', () => {
     expect(c.providers.map((p) => [p['boot-timeout'], p['poll-interval']])).toEqual([
       [60_000, 500],
       [60_000, 500],
+      [60_000, 500],
     ]);
     expect(c.providers[0].images.map((i) => [i.name, i['base-image'], i['min-ram'], i.username, i['private-key']])).toEqual([
       ['ubuntu', 'ubuntu-jammy', 2048, 'jenkins', '/tmp/nodepool-demo/id_ed25519'],
@@ -82,7 +89,7 @@ describe('valid configs', () => {
     ]);
     expect(c.providers[1].images.map((i) => i.name)).toEqual(['ubuntu']);
     expect(c.labels.map((l) => [l.name, l.image, l['min-ready'], l.providers.map((p) => p.name)])).toEqual([
-      ['small', 'ubuntu', 3, ['cloud-a', 'cloud-b']],
+      ['small', 'ubuntu', 3, ['cloud-a', 'cloud-b', 'aws']],
       ['large', 'ubuntu-large', 1, ['cloud-a']],
     ]);
     expect(c.targets.map((t) => [t.name, t.jenkins?.url ?? null, t.gearman !== undefined])).toEqual([
@@ -411,7 +418,7 @@ describe('config-validate', () => {
     expect(out).toEqual(['config/nodepool.yaml: OK', '3 providers, 3 labels, 2 targets']);
     const demo: string[] = [];
     expect(configValidate('config/demo.yaml', DEMO_ENV, (l) => demo.push(l))).toBe(0);
-    expect(demo).toEqual(['config/demo.yaml: OK', '2 providers, 2 labels, 2 targets']);
+    expect(demo).toEqual(['config/demo.yaml: OK', '3 providers, 2 labels, 2 targets']);
   });
 
   it('prints every problem, exit 1', () => {
