@@ -213,6 +213,7 @@ describe('EC2 emulator: pagination and idempotency', () => {
     expect(d.Reservations!.flatMap((x) => x.Instances!)).toHaveLength(1);
     const err = await failure(ec2.send(new RunInstancesCommand({ ...input, InstanceType: 't3.micro' })));
     expect(err).toMatchObject({ name: 'IdempotentParameterMismatch', status: 400 });
+    expect((await failure(ec2.send(new RunInstancesCommand({ ...input, ClientToken: 'x'.repeat(65) })))).name).toBe('InvalidParameterValue');
   });
 
   it('lost answer: the launch happens, the answer is a 500, and the retry with the same ClientToken finds it', async () => {

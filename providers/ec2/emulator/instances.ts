@@ -135,6 +135,10 @@ export const runInstances: Handler = (ctx) => {
 
   // Idempotency: the same token with the same arguments answers the first reservation again.
   const token = p.get('ClientToken') ?? null;
+  // ClientToken: up to 64 ASCII characters (EC2 user guide, "Ensuring idempotency").
+  if (token !== null && (token.length > 64 || !/^[\x20-\x7e]*$/.test(token))) {
+    throw ec2Error('InvalidParameterValue', `Value (${token}) for parameter clientToken is invalid. The client token must be at most 64 ASCII characters.`);
+  }
   const fingerprint = p.fingerprint(['Action', 'Version', 'ClientToken']);
   if (token !== null) {
     const seen = ctx.clientTokens.get(token);
