@@ -10,6 +10,7 @@ import {
   DescribeImagesCommand,
   DescribeInstancesCommand,
   DescribeInstanceTypesCommand,
+  DescribeSnapshotsCommand,
   EC2Client,
   RunInstancesCommand,
   TerminateInstancesCommand,
@@ -161,6 +162,14 @@ export function createEc2Driver(cfg: ProviderConfig, opts: Ec2DriverOptions = {}
       }
       throw err;
     }
+  }
+
+  /** Our snapshots CreateImage made for this AMI (EC2 describes them "Created by CreateImage(i-...) for ami-..."). */
+  async function snapshotsLeftBy(imageId: string): Promise<string[]> {
+    const answer = await send('DescribeSnapshots', () =>
+      client.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: [ownerFilter, { Name: 'description', Values: [`*for ${imageId}`] }] })),
+    );
+    return (answer.Snapshots ?? []).map((s) => s.SnapshotId).filter((s): s is string => !!s);
   }
 
   async function describeImage(id: string): Promise<Image> {
@@ -323,10 +332,21 @@ export function createEc2Driver(cfg: ProviderConfig, opts: Ec2DriverOptions = {}
     },
 
     async deleteImage(id: string): Promise<void> {
-      const img = await describeImage(id);
-      await send('DeregisterImage', () => client.send(new DeregisterImageCommand({ ImageId: id })));
-      // A snapshot left behind carries our tags; cleanup finds it if this fails.
-      for (const snap of imageSnapshotIds(img)) {
+      let snapshots: string[];
+      let registered = true;
+      try {
+        snapshots = imageSnapshotIds(await describeImage(id));
+      } catch (err) {
+        // The AMI is gone, but an earlier try may have deregistered it and then failed on a
+        // snapshot: finish that job (the retry of this very delete, or cleanup's next pass).
+        if (!(err instanceof NotFoundError)) throw err;
+        snapshots = await snapshotsLeftBy(id);
+        if (snapshots.length === 0) throw err;
+        registered = false;
+        log.info({ image: id, snapshots }, 'deleting the snapshots a deregistered image left');
+      }
+      if (registered) await send('DeregisterImage', () => client.send(new DeregisterImageCommand({ ImageId: id })));
+      for (const snap of snapshots) {
         await send('DeleteSnapshot', () => client.send(new DeleteSnapshotCommand({ SnapshotId: snap }))).catch((err: unknown) => {
           if (!(err instanceof NotFoundError)) throw err;
         });

@@ -32,6 +32,7 @@ const ACTIONS: Record<string, Ec2BucketKind> = {
   DescribeImages: 'non-mutating',
   DescribeInstanceTypes: 'non-mutating',
   DescribeAccountAttributes: 'non-mutating',
+  DescribeSnapshots: 'non-mutating',
   RunInstances: 'run-instances',
   TerminateInstances: 'mutating',
   CreateImage: 'mutating',
@@ -57,6 +58,7 @@ const COSTS: Record<string, Record<string, number>> = {
   listImages: { DescribeImages: 2 },
   createImage: { CreateImage: 1 },
   deleteImage: { DescribeImages: 1, DeregisterImage: 1, DeleteSnapshot: 1 },
+  // (DescribeSnapshots only when the AMI is already gone: not charged ahead)
 };
 
 export function ec2Buckets(overrides: ProviderConfig['rate-limits'] = {}): Record<Ec2BucketKind, BucketFigures> {

@@ -3,7 +3,7 @@
 // limits and capacity, AMIs with their snapshots).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
-import { CapacityError, QuotaExceededError, RateLimitedError } from '../../src/errors.js';
+import { CapacityError, CloudServerError, NotFoundError, QuotaExceededError, RateLimitedError } from '../../src/errors.js';
 import { configSchema, type ProviderConfig } from '../../src/config.js';
 import { META_OWNER, OWNER } from '../../src/model.js';
 import { createEc2Driver } from '../../providers/ec2/driver.js';
@@ -239,6 +239,20 @@ describe('EC2 driver against the emulator', () => {
     await driver.deleteImage(id);
     expect(emu.images().some((i) => i.id === id && i.state !== 'deregistered')).toBe(false);
     expect(emu.snapshots().some((x) => x.id === snap.id)).toBe(false);
+  });
+
+  it('a delete that deregistered the AMI but failed on its snapshot is finished by the next delete', async () => {
+    const s = await driver.createServer(req('np-bake2'));
+    await clock.advance(1000);
+    const id = await driver.createImage(s.id, 'ubuntu-1893457000', { ...OURS, nodepool_image_id: '6' });
+    await clock.advance(1000);
+    const snap = emu.images().find((i) => i.id === id)!.snapshotId!;
+    emu.inject('DeleteSnapshot', 'InternalError', 1);
+    await expect(driver.deleteImage(id)).rejects.toBeInstanceOf(CloudServerError);
+    expect(emu.snapshots().some((x) => x.id === snap)).toBe(true);
+    await driver.deleteImage(id);
+    expect(emu.snapshots().some((x) => x.id === snap)).toBe(false);
+    await expect(driver.deleteImage(id)).rejects.toBeInstanceOf(NotFoundError);
   });
 
   it('connect (provider-check) names the key and the endpoint', async () => {
