@@ -763,3 +763,16 @@ describe('EC2 emulator: seeds and rates', () => {
     expect(snaps.NextToken).toBeTruthy();
   });
 });
+
+describe('EC2 emulator: eventual consistency', () => {
+  it('hides a new instance from reads for the lag: NotFound by id, missing from lists, then there', async () => {
+    const { ec2, clock } = await start({ consistencyLagMs: 2000 });
+    const ami = (await ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }))).Images![0].ImageId!;
+    const id = (await ec2.send(new RunInstancesCommand({ ImageId: ami, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }))).Instances![0].InstanceId!;
+    expect((await failure(ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] })))).name).toBe('InvalidInstanceID.NotFound');
+    expect((await ec2.send(new DescribeInstancesCommand({}))).Reservations).toEqual([]);
+    expect((await failure(ec2.send(new CreateTagsCommand({ Resources: [id], Tags: [{ Key: 'a', Value: 'b' }] })))).name).toBe('InvalidInstanceID.NotFound');
+    await clock.advance(2000);
+    expect((await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0].Instances![0].InstanceId).toBe(id);
+  });
+});

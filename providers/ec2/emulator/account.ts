@@ -291,8 +291,8 @@ export const describeVolumes: Handler = (ctx) => {
 /** The tags record of a resource by id, or null when there is none such. */
 function tagsOf(ctx: ActionCtx, id: string): Record<string, string> | null {
   const { cloud } = ctx;
-  if (id.startsWith('i-')) return cloud.instances.get(id)?.tags ?? null;
-  if (id.startsWith('ami-')) return cloud.images.get(id)?.tags ?? null;
+  if (id.startsWith('i-')) return cloud.seenInstance(id)?.tags ?? null;
+  if (id.startsWith('ami-')) return cloud.seenImage(id)?.tags ?? null;
   if (id.startsWith('snap-')) return cloud.snapshots.get(id)?.tags ?? null;
   if (id.startsWith('subnet-')) return cloud.subnets.find((s) => s.id === id)?.tags ?? null;
   if (id.startsWith('key-')) return cloud.keyPairs.find((k) => k.id === id)?.tags ?? null;

@@ -174,6 +174,11 @@ export class Cloud {
   imageOutcome: ImageOutcome = 'available';
   /** Status checks stay "initializing" this long after an instance is running. */
   statusChecksMs = 0;
+  /**
+   * EC2's eventual consistency: a new instance or AMI is missing from Describe calls (and
+   * CreateTags) for this long after it was made, so reads right after a write may answer NotFound.
+   */
+  consistencyLagMs = 0;
   private seq = 0;
   private ipCounter = 0;
 
@@ -294,6 +299,32 @@ export class Cloud {
     for (const s of this.snapshots.values()) {
       if (s.state === 'pending' && now >= s.completesAt) s.state = 'completed';
     }
+  }
+
+  /** An instance as reads see it (undefined while the consistency lag hides it). */
+  seenInstance(id: string): InstanceRec | undefined {
+    const i = this.instances.get(id);
+    return i && this.clock.now() >= i.launchTime + this.consistencyLagMs ? i : undefined;
+  }
+
+  seenInstances(): InstanceRec[] {
+    const now = this.clock.now();
+    return [...this.instances.values()].filter((i) => now >= i.launchTime + this.consistencyLagMs);
+  }
+
+  /** An AMI as reads see it: seeded ones always, CreateImage's after the lag. */
+  seenImage(id: string): ImageRec | undefined {
+    const img = this.images.get(id);
+    return img && this.imageSeen(img, this.clock.now()) ? img : undefined;
+  }
+
+  seenImages(): ImageRec[] {
+    const now = this.clock.now();
+    return [...this.images.values()].filter((img) => this.imageSeen(img, now));
+  }
+
+  private imageSeen(img: ImageRec, now: number): boolean {
+    return img.sourceInstanceId === null || now >= img.created + this.consistencyLagMs;
   }
 
   /** Instances that hold capacity: everything not yet terminated. */

@@ -74,11 +74,11 @@ export const describeImages: Handler = (ctx) => {
   const ids = p.list('ImageId');
   for (const id of ids) checkId('ami', id, 'InvalidAMIID.Malformed');
   const limit = maxResults(p, 5, 1000, 'imagesSet', ids.length > 0);
-  const missing = ids.filter((id) => !cloud.images.has(id));
+  const missing = ids.filter((id) => !cloud.seenImage(id));
   if (missing.length > 0) throw ec2Error('InvalidAMIID.NotFound', `The image id '[${missing.join(', ')}]' does not exist`);
   const owners = p.list('Owner');
   const filters = p.filters();
-  const list = (ids.length > 0 ? [...new Set(ids)].map((id) => cloud.images.get(id)!) : [...cloud.images.values()])
+  const list = (ids.length > 0 ? [...new Set(ids)].map((id) => cloud.seenImage(id)!) : cloud.seenImages())
     // Without ids, an account sees public images and its own.
     .filter((img) => ids.length > 0 || img.isPublic || img.ownerId === cloud.accountId)
     .filter((img) => ownerMatches(owners, img.ownerId, img.ownerAlias, cloud.accountId))

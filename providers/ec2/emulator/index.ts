@@ -17,6 +17,7 @@
 //                               InstanceLimitExceeded, InsufficientInstanceCapacity)
 //   throttle                    false, or { scale, requestBuckets, resourceBuckets }: AWS's token buckets (throttle.ts)
 //   apiErrorRate, lostAnswerRate, lostAnswerActions   seeded faults: 503 Unavailable before an action; 500 after it took effect
+//   consistencyLagMs, statusChecksMs   eventual consistency of reads after a launch; status checks "initializing"
 //   ssh, sshPort, sshAuthorizedKeys, sandboxDir   SSH into running instances; real commands under bubblewrap
 //   port, log
 // Injection at run time: emu.inject(action, fault, times), emu.setLimits(), emu.setCapacity(),
@@ -92,6 +93,8 @@ export interface Ec2EmulatorOptions {
   securityGroups?: string[];
   /** Status checks (DescribeInstanceStatus) stay "initializing" this long after running. Default 0. */
   statusChecksMs?: number;
+  /** Eventual consistency: new instances and AMIs are missing from Describe calls and CreateTags for this long (NotFound by id). Default 0. */
+  consistencyLagMs?: number;
   /** vCPUs of On-Demand instances not yet terminated; null (default) = unlimited. */
   vcpuLimit?: number | null;
   spotVcpuLimit?: number | null;
@@ -211,6 +214,7 @@ export interface Ec2Emulator {
   setTerminateTimeMs(ms: number): void;
   setImageTimeMs(ms: number): void;
   setImageOutcome(outcome: ImageOutcome): void;
+  setConsistencyLagMs(ms: number): void;
   /** Settles a pending (e.g. stuck) AMI now. */
   settleImage(imageId: string, state: 'available' | 'failed'): void;
   /** A Spot interruption: the instance shuts down with Server.SpotInstanceTermination. */
@@ -337,6 +341,7 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
   );
   if (opts.imageOutcome) cloud.imageOutcome = opts.imageOutcome;
   cloud.statusChecksMs = opts.statusChecksMs ?? 0;
+  cloud.consistencyLagMs = opts.consistencyLagMs ?? 0;
 
   const limits: Limits = {
     vcpuLimit: opts.vcpuLimit ?? null,
@@ -562,6 +567,9 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
     },
     setImageOutcome: (o) => {
       cloud.imageOutcome = o;
+    },
+    setConsistencyLagMs: (ms) => {
+      cloud.consistencyLagMs = ms;
     },
     settleImage: (id, state) => {
       const img = cloud.images.get(id);

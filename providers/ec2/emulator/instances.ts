@@ -270,10 +270,10 @@ export const describeInstances: Handler = (ctx) => {
   const ids = p.list('InstanceId');
   for (const id of ids) checkId('i', id, 'InvalidInstanceID.Malformed');
   const limit = maxResults(p, 5, 1000, 'instancesSet', ids.length > 0);
-  const missing = ids.filter((id) => !cloud.instances.has(id));
+  const missing = ids.filter((id) => !cloud.seenInstance(id));
   if (missing.length > 0) throw ec2Error('InvalidInstanceID.NotFound', notFoundIds('instance', missing));
   const filters = p.filters();
-  let list = ids.length > 0 ? [...new Set(ids)].map((id) => cloud.instances.get(id)!) : [...cloud.instances.values()];
+  let list = ids.length > 0 ? [...new Set(ids)].map((id) => cloud.seenInstance(id)!) : cloud.seenInstances();
   list = list.filter((i) => filters.every((f) => instanceFilter(f, i))).sort((a, b) => a.seq - b.seq);
   const { items, nextToken } = page(p, 'instances', list, (i) => seqKey(i.seq), limit);
   // One <item> per reservation, its instances in launch order.
@@ -314,13 +314,13 @@ export const describeInstanceStatus: Handler = (ctx) => {
   const ids = p.list('InstanceId');
   for (const id of ids) checkId('i', id, 'InvalidInstanceID.Malformed');
   const limit = maxResults(p, 5, 1000, 'instancesSet', ids.length > 0);
-  const missing = ids.filter((id) => !cloud.instances.has(id));
+  const missing = ids.filter((id) => !cloud.seenInstance(id));
   if (missing.length > 0) throw ec2Error('InvalidInstanceID.NotFound', notFoundIds('instance', missing));
   const all = p.bool('IncludeAllInstances') ?? false;
   const now = ctx.clock.now();
   const status = (i: InstanceRec) => (i.state !== 'running' ? 'not-applicable' : now < i.runningAt + cloud.statusChecksMs ? 'initializing' : 'ok');
   const filters = p.filters();
-  const list = (ids.length > 0 ? ids.map((id) => cloud.instances.get(id)!) : [...cloud.instances.values()])
+  const list = (ids.length > 0 ? [...new Set(ids)].map((id) => cloud.seenInstance(id)!) : cloud.seenInstances())
     .filter((i) => all || i.state === 'running')
     .filter((i) =>
       filters.every((f) => {
