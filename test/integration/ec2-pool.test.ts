@@ -9,6 +9,8 @@ import { exited, startDaemonProcess } from '../helpers/daemon-process.js';
 import { waitFor } from '../helpers/wait.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import type { Ec2Emulator } from '../../providers/ec2/emulator/index.js';
+import { runCli } from '../../src/cli/main.js';
+import { systemClock } from '../../src/clock.js';
 
 let h: MixedPoolHarness | null = null;
 let child: ChildProcess | null = null;
@@ -120,6 +122,19 @@ describe('EC2 pool', () => {
     } finally {
       await store.close();
     }
+  });
+
+  it('nodepool provider-check passes every step against an EC2 region and leaves nothing behind', async () => {
+    h = await startMixedPool({ regions: [{ name: 'aws', maxServers: 2 }], labels: [{ name: 'small', minReady: 0, providers: ['aws'] }] });
+    const emu = h.regions.get('aws')!;
+    let out = '';
+    const code = await runCli(['-c', h.configPath, 'provider-check', 'aws', '--budget', '60'], { out: { write: (t: string) => (out += t) }, err: { write: () => undefined }, env: h.env, clock: systemClock });
+    const rows = out.trim().split('\n').slice(1);
+    expect(rows.map((l) => l.split(/\s+/).slice(0, 2).join(' '))).toEqual(
+      ['auth', 'catalog', 'flavors', 'image', 'quota', 'create', 'active', 'ssh', 'list', 'delete'].map((s) => `${s} pass`),
+    );
+    expect(code).toBe(0);
+    expect(live(emu)).toEqual([]);
   });
 
   it('an OpenStack and an EC2 provider serve the same label', async () => {

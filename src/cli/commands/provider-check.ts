@@ -9,6 +9,7 @@ import { createDriver } from '../../../providers/registry.js';
 import type { Clock } from '../../clock.js';
 import type { Config, ProviderConfig } from '../../config.js';
 import { errorCode, TimeoutError } from '../../errors.js';
+import { META_OWNER, OWNER } from '../../model.js';
 import { waitForSsh } from '../../ssh-check.js';
 import type { CliContext } from '../context.js';
 import { formatTable } from '../table.js';
@@ -122,7 +123,8 @@ export async function runProviderCheck(cfg: ProviderConfig, opts: ProviderCheckO
         name: `nodepool-provider-check-${clock.now()}`,
         imageId,
         flavorId,
-        metadata: { 'nodepool-provider-check': '1' },
+        // The owner tag (no deployment: no daemon adopts or deletes it) also lets clouds that list only our servers (EC2) see it.
+        metadata: { [META_OWNER]: OWNER, 'nodepool-provider-check': '1' },
         az: cfg['availability-zones'][0],
         keyName: cfg.keypair,
         configDrive: cfg['config-drive'],
