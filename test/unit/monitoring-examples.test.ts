@@ -69,6 +69,14 @@ describe('monitoring examples', () => {
     for (const m of ['nodepool_label_ready_nodes', 'nodepool_launch_duration_seconds', 'nodepool_cloud_api_calls_total', 'nodepool_image_age_seconds', 'nodepool_build_events_total']) expect(used).toContain(m);
   });
 
+  it('docs/metrics.md lists every family /metrics has, and names no other', () => {
+    const doc = readFileSync('docs/metrics.md', 'utf8');
+    const own = new Metrics().registry.getMetricsAsArray().map((m) => m.name);
+    expect(own.filter((name) => !doc.includes(`| \`${name}\` |`))).toEqual([]);
+    // Prose names groups as `nodepool_label_*`.
+    expect(metricsIn(doc).filter((m) => !m.endsWith('_') && !families.has(m))).toEqual([]);
+  });
+
   it('metricsIn folds histogram series into their family', () => {
     expect(metricsIn('histogram_quantile(0.9, rate(nodepool_launch_duration_seconds_bucket[5m])) + nodepool_nodes')).toEqual(['nodepool_launch_duration_seconds', 'nodepool_nodes']);
   });
