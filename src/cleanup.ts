@@ -164,7 +164,7 @@ export class Cleanup {
       for (const server of actions.leaked) {
         log.warn({ server: server.id, name: server.name }, 'deleting leaked server');
         await rt.api.deleteServer(server.id);
-        ctx.metrics.leaks.inc({ provider: name });
+        ctx.metrics.leaks.inc({ provider: name, kind: 'server' });
       }
       // At start-up the builder has not looked at its rows yet: leaks wait for the periodic passes.
       if (!startup) await this.deps.imageLeaks?.(rt, servers);

@@ -78,9 +78,9 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly leaks = new Counter({
-    name: 'nodepool_leaked_servers_deleted_total',
-    help: 'Servers with our metadata and no live row, deleted by cleanup',
-    labelNames: ['provider'] as const,
+    name: 'nodepool_leaked_resources_deleted_total',
+    help: 'Servers (kind server) and images (kind image) with our metadata and no live row, deleted on their second sighting',
+    labelNames: ['provider', 'kind'] as const,
     registers: [this.registry],
   });
 

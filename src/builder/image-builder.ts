@@ -247,12 +247,12 @@ export class ImageBuilder {
     for (const image of actions.leakedImages) {
       log.warn({ externalId: image.id, name: image.name }, 'deleting leaked image');
       await rt.api.deleteImage(image.id);
-      ctx.metrics.leaks.inc({ provider: name });
+      ctx.metrics.leaks.inc({ provider: name, kind: 'image' });
     }
     for (const server of actions.leakedServers) {
       log.warn({ server: server.id, name: server.name }, 'deleting leaked bake server');
       await rt.api.deleteServer(server.id);
-      ctx.metrics.leaks.inc({ provider: name });
+      ctx.metrics.leaks.inc({ provider: name, kind: 'server' });
     }
   }
 
