@@ -124,6 +124,24 @@ describe('EC2 pool', () => {
     }
   });
 
+  it('an interrupted spot instance is a lost node: its row goes and a replacement launches', async () => {
+    h = await startMixedPool({ regions: [{ name: 'aws', maxServers: 3, extraYaml: ['market: spot'] }], labels: [{ name: 'small', minReady: 2, providers: ['aws'] }] });
+    const emu = h.regions.get('aws')!;
+    const daemon = await h.startDaemon();
+    await waitFor(async () => (await daemon.store.listNodes({ states: ['ready'] })).length === 2, { what: 'two ready spot nodes' });
+    expect(live(emu).every((i) => i.spot)).toBe(true);
+    const victim = (await daemon.store.listNodes({ states: ['ready'] }))[0];
+    emu.interruptSpot(victim.serverId!);
+    await waitFor(
+      async () => {
+        const nodes = await daemon.store.listNodes();
+        return !nodes.some((n) => n.id === victim.id) && nodes.filter((n) => n.state === 'ready').length === 2;
+      },
+      { what: 'the lost node gone and two ready again', timeoutMs: 30_000 },
+    );
+    expect(emu.instances().find((i) => i.id === victim.serverId)?.stateReason).toMatch(/SpotInstanceTermination/);
+  });
+
   it('nodepool provider-check passes every step against an EC2 region and leaves nothing behind', async () => {
     h = await startMixedPool({ regions: [{ name: 'aws', maxServers: 2 }], labels: [{ name: 'small', minReady: 0, providers: ['aws'] }] });
     const emu = h.regions.get('aws')!;
