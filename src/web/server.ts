@@ -9,6 +9,7 @@ import type { Daemon } from '../daemon.js';
 import { parseDuration } from '../duration.js';
 import type { NodeRecord } from '../model.js';
 import { holdNode, markForDeletion, OperatorActionError } from '../operator-actions.js';
+import { markImageForDeletion, requestImageUpdate } from '../image-actions.js';
 import { imageTable } from '../cli/commands/image-list.js';
 import { labelTable } from '../cli/commands/label-list.js';
 import { nodeTable } from '../cli/commands/list.js';
@@ -219,6 +220,30 @@ export async function startWebServer(daemon: Daemon, opts: WebServerOptions): Pr
       },
     },
     { path: /^\/api\/images$/, methods: { GET: async () => json(await daemon.store.listImages()) } },
+    // As `nodepool image-delete ID`: the builder deletes it from the cloud; the previous image becomes current.
+    {
+      path: /^\/api\/images\/([^/]+)$/,
+      methods: {
+        DELETE: async (req, [id]) => {
+          authorize(daemon, req);
+          const row = await asHttp(markImageForDeletion(daemon.store, nodeId(id)));
+          daemon.storeWritten();
+          return json(row);
+        },
+      },
+    },
+    // As `nodepool image-update PROVIDER IMAGE` (PROVIDER may be "all"): one build request per provider.
+    {
+      path: /^\/api\/images\/([^/]+)\/([^/]+)\/update$/,
+      methods: {
+        POST: async (req, [provider, image]) => {
+          authorize(daemon, req);
+          const requests = await asHttp(requestImageUpdate(daemon.store, daemon.config(), decodeURIComponent(provider), decodeURIComponent(image)));
+          daemon.storeWritten();
+          return json(requests);
+        },
+      },
+    },
     { path: /^\/api\/labels$/, methods: { GET: async () => json(await labels()) } },
     { path: /^\/api\/providers$/, methods: { GET: async () => json(providerView(daemon.config(), await daemon.store.listNodes(), daemon.poolView())) } },
     {

@@ -139,6 +139,31 @@ describe('web API', () => {
     expect((await fetch(`${url}/api/nodes/${node.id}`, { method: 'DELETE', headers: auth })).status).toBe(404);
   });
 
+  it('image-update and image-delete by bearer token, as the CLI does them', async () => {
+    const { pool, url } = await startSteady();
+    const daemon = pool.daemon!;
+    const image = daemon.config().providers[0].images[0].name;
+    const update = (headers: Record<string, string>, provider = 'cloud-a') => fetch(`${url}/api/images/${provider}/${image}/update`, { method: 'POST', headers });
+    expect((await update({})).status).toBe(403);
+    expect((await fetch(`${url}/api/images/1`, { method: 'DELETE' })).status).toBe(403);
+
+    pool.env.NODEPOOL_WEB_TOKEN = 'img-token';
+    await writeFile(pool.configPath, `web: { token: "\${NODEPOOL_WEB_TOKEN}" }\n${await readFile(pool.configPath, 'utf8')}`);
+    expect(await daemon.reload()).toBe(true);
+    const auth = { authorization: 'Bearer img-token' };
+    expect((await update({ authorization: 'Bearer nope' })).status).toBe(401);
+    // The harness's image has no setup script: nothing to bake, said as the CLI says it.
+    const none = await update(auth);
+    expect([none.status, ((await none.json()) as { error: string }).error]).toEqual([404, `provider cloud-a has an image ${image} with a setup script to bake`]);
+    expect((await update(auth, 'nowhere')).status).toBe(404);
+
+    const row = await daemon.store.createImage({ provider: 'cloud-a', image, version: '1' });
+    const deleted = await fetch(`${url}/api/images/${row.id}`, { method: 'DELETE', headers: auth });
+    expect(deleted.status).toBe(200);
+    expect(await deleted.json()).toMatchObject({ id: row.id, state: 'deleting' });
+    expect((await fetch(`${url}/api/images/999999`, { method: 'DELETE', headers: auth })).status).toBe(404);
+  });
+
   it('/ready answers 503 until every cloud is reconciled, then 200', async () => {
     const pool = (h = await startPool({
       clouds: [

@@ -18,7 +18,7 @@ describe('reference docs', () => {
     const src = readFileSync('src/web/server.ts', 'utf8');
     const doc = readFileSync('docs/api.md', 'utf8');
     // Route patterns such as /^\/api\/nodes\/([^/]+)\/hold$/ -> /api/nodes/ID/hold
-    const paths = [...src.matchAll(/path: \/\^(.*?)\$\//g)].map((m) => m[1].replace(/\\\//g, '/').replace('([^/]+)', 'ID'));
+    const paths = [...src.matchAll(/path: \/\^(.*?)\$\//g)].map((m) => m[1].replace(/\\\//g, '/').replace('([^/]+)/([^/]+)', 'PROVIDER/IMAGE').replace('([^/]+)', 'ID'));
     expect(paths.length).toBeGreaterThan(10);
     expect(paths.filter((p) => !doc.includes(`${p}\``) && !doc.includes(`${p} `))).toEqual([]);
   });
