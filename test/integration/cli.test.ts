@@ -165,6 +165,8 @@ describe('nodepool hold', () => {
     expect(err).toBe('');
     expect(code).toBe(0);
     expect(out).toContain(`node ${node.id} (${node.hostname}) held until 2024-01-02T05:04:05.000Z`);
+    // Then the node's row, as 0.x printed it.
+    expect(out.split('\n')[2].split(/\s{2,}/)).toEqual(expect.arrayContaining([String(node.id), 'hold']));
     expect(await store.changeMarker()).not.toBe(marker);
     const held = await store.getNode(node.id);
     expect(held).toMatchObject({ state: 'hold', stateTime: T0, holdReason: 'debug flaky test', holdExpires: T0 + 2 * 3600_000 });
@@ -213,7 +215,11 @@ describe('nodepool delete', () => {
     await store.transitionNode(node.id, 'in-use');
     const { code, out } = await run('delete', String(node.id));
     expect(code).toBe(0);
-    expect(out).toBe(`node ${node.id} (${node.hostname}) marked for deletion\n`);
+    const lines = out.trimEnd().split('\n');
+    expect(lines[0]).toBe(`node ${node.id} (${node.hostname}) marked for deletion`);
+    // Then the node's row, as 0.x printed it.
+    expect(lines[1].split(/\s{2,}/).slice(0, 3)).toEqual(['ID', 'Provider', 'AZ']);
+    expect(lines[2].split(/\s{2,}/)).toContain('deleting');
     expect(await store.getNode(node.id)).toMatchObject({ state: 'deleting' });
     expect((await store.audit({ kind: 'node', objectId: node.id })).at(-1)).toMatchObject({ fromState: 'in-use', toState: 'deleting', reason: 'operator delete' });
     // Again: already deleting is fine.

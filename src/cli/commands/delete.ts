@@ -11,6 +11,7 @@ import type { Store } from '../../store/store.js';
 import { markForDeletion, OperatorActionError } from '../../operator-actions.js';
 import { parseId } from '../args.js';
 import type { CliContext } from '../context.js';
+import { nodeTable } from './list.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -25,6 +26,8 @@ export function register(program: Command, ctx: CliContext): void {
         );
         if (!opts.now) {
           ctx.print(`node ${id} (${node.hostname}) marked for deletion`);
+          // As 0.x did: the node's row, as list shows it.
+          ctx.print(nodeTable([node], ctx.io.clock.now()));
           return;
         }
         await deleteNow(ctx, cmd, store, node);

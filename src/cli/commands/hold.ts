@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { holdNode, OperatorActionError } from '../../operator-actions.js';
 import { parseDurationArg, parseId } from '../args.js';
 import type { CliContext } from '../context.js';
+import { nodeTable } from './list.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -18,6 +19,8 @@ export function register(program: Command, ctx: CliContext): void {
         );
         const until = held.holdExpires === null ? '' : ` until ${new Date(held.holdExpires).toISOString()}`;
         ctx.print(`node ${id} (${held.hostname}) held${until}`);
+        // As 0.x did: the node's row, as list shows it.
+        ctx.print(nodeTable([held], ctx.io.clock.now()));
       });
     });
 }
