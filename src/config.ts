@@ -93,6 +93,11 @@ const ec2Keys = {
   'security-groups': z.array(text()).default([]),
   /** Owners (account ids, `self`, `amazon`) a base image given by name may come from: anyone can publish any AMI name. */
   'image-owners': z.array(text()).default(['self', 'amazon']),
+  /**
+   * Instance types flavors are chosen from (by each image's min-ram and name-filter); default: every
+   * current-generation type. Worth bounding: an x86 AMI cannot boot on a Graviton type.
+   */
+  'instance-types': z.array(text()).default([]),
   /** `spot`: launch spot instances; an interrupted one is a lost node and is replaced. */
   market: z.enum(['on-demand', 'spot']).default('on-demand'),
   /** Caps the vCPUs of all instances we hold (the account's own limit is read when it can be). */

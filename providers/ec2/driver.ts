@@ -264,9 +264,15 @@ export function createEc2Driver(cfg: ProviderConfig, opts: Ec2DriverOptions = {}
     },
 
     async listFlavors(): Promise<Flavor[]> {
+      const allowed = cfg['instance-types'] as _InstanceType[];
       const types = await allPages(
         'DescribeInstanceTypes',
-        (NextToken) => client.send(new DescribeInstanceTypesCommand({ MaxResults: 100, NextToken })),
+        (NextToken) =>
+          client.send(
+            new DescribeInstanceTypesCommand(
+              allowed.length ? { InstanceTypes: allowed, NextToken } : { Filters: [{ Name: 'current-generation', Values: ['true'] }], MaxResults: 100, NextToken },
+            ),
+          ),
         (p) => p.InstanceTypes ?? [],
         (p) => p.NextToken,
       );

@@ -255,6 +255,12 @@ describe('EC2 driver against the emulator', () => {
     await expect(driver.deleteImage(id)).rejects.toBeInstanceOf(NotFoundError);
   });
 
+  it('instance-types bounds the flavors', async () => {
+    const bounded = createEc2Driver(ec2ProviderConfig(emu, { 'instance-types': ['m5.large', 't3.medium'] }), { clock });
+    expect((await bounded.listFlavors()).map((f) => f.name).sort()).toEqual(['m5.large', 't3.medium']);
+    await bounded.close();
+  });
+
   it('connect (provider-check) names the key and the endpoint', async () => {
     expect(await driver.connect!()).toEqual({ auth: `access key ${emu.credentials.accessKeyId.slice(0, 4)}... in ${emu.region}`, catalog: `ec2 ${emu.endpoint}` });
   });
