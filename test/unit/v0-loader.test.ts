@@ -289,6 +289,11 @@ describe('0.x loader: one key at a time', () => {
     expect(config.providers[0]['ssh-port']).toBe(2222);
     expect(config.providers[0].images[0]['host-key-checking']).toBe(false);
     expect(warnings.join('\n')).not.toMatch(/ssh-port|host-key-checking/);
+    // A native secret added so is an ${ENV} reference in config-migrate's output.
+    const withToken = [...MINIMAL, 'web:', '  token: web-secret'].join('\n');
+    const migrated = migrateV0(parseV0Config(withToken, 'np.yaml', ENV)!, 'np.yaml');
+    expect(migrated.text).not.toContain('web-secret');
+    expect(migrated.secrets.map((s) => s.env)).toContain('WEB_TOKEN');
     // At the wrong level it is still an unknown key.
     expect(problems([...MINIMAL, 'ssh-port: 22'].join('\n'))).toEqual(['np.yaml:20:1: ssh-port: unknown key "ssh-port"']);
   });

@@ -56,6 +56,8 @@ export const originKey = (path: KeyPath): string => path.join('/');
 
 const envName = (...parts: string[]) => parts.join('_').toUpperCase().replace(/[^A-Z0-9]+/g, '_').replace(/^_+|_+$/g, '');
 
+const NATIVE_SECRETS = new Set(['secret-access-key', 'token', 'password', 'apikey']);
+
 const TREATMENT_WORD: Record<string, string> = { changed: 'changed', ignored: 'ignored', unsupported: 'not supported' };
 
 class Mapper {
@@ -159,7 +161,14 @@ class Mapper {
       this.warn(['targets'], `changed: ${v0Key('targets').note}: every label registers with "${String(kept[0].name)}"`, ['targets']);
     }
     this.secureLeftovers(targets);
-    for (const k of this.native) this.put(k.native, k.value, k.source);
+    for (const k of this.native) {
+      this.put(k.native, k.value, k.source);
+      // Native secrets an operator added (an EC2 key, the web token) are kept out of config-migrate's text too.
+      const last = String(k.native[k.native.length - 1]);
+      if (NATIVE_SECRETS.has(last) && typeof k.value === 'string') {
+        this.out.secrets.push({ native: k.native, env: envName(...k.native.map(String)), value: k.value });
+      }
+    }
     return this.out;
   }
 
