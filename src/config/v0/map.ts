@@ -163,13 +163,18 @@ class Mapper {
     this.secureLeftovers(targets);
     for (const k of this.native) {
       this.put(k.native, k.value, k.source);
-      // Native secrets an operator added (an EC2 key, the web token) are kept out of config-migrate's text too.
-      const last = String(k.native[k.native.length - 1]);
-      if (NATIVE_SECRETS.has(last) && typeof k.value === 'string') {
-        this.out.secrets.push({ native: k.native, env: envName(...k.native.map(String)), value: k.value });
-      }
+      this.nativeSecrets(k.native, k.value);
     }
     return this.out;
+  }
+
+  /** Native secrets an operator added (an EC2 key, the web token) are kept out of config-migrate's text too. */
+  nativeSecrets(path: KeyPath, value: unknown): void {
+    if (typeof value === 'string' && NATIVE_SECRETS.has(String(path[path.length - 1]))) {
+      this.out.secrets.push({ native: path, env: envName(...path.map(String)), value });
+    } else if (value !== null && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) this.nativeSecrets([...path, Array.isArray(value) ? Number(k) : k], v);
+    }
   }
 
   /** Sets a native value (its parent objects exist unless the 0.x shape was wrong: then nothing). */
