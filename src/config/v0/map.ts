@@ -88,9 +88,11 @@ class Mapper {
   keys(path: KeyPath, value: unknown, own: readonly string[] = [], native?: KeyPath): Obj {
     if (!isObj(value)) return {};
     const base = pattern(path);
-    const allowed = V0_KEYS.filter((k) => k.key.startsWith(base === '' ? '' : `${base}.`) && !k.key.slice(base === '' ? 0 : base.length + 1).includes('.'))
-      .filter((k) => !k.key.startsWith('secure.conf'))
-      .map((k) => k.key.slice(base === '' ? 0 : base.length + 1).replace(/\[\]$/, ''));
+    const prefix = base === '' ? '' : `${base}.`;
+    // The table's keys directly under this mapping (`providers[]` for `providers`).
+    const allowed = V0_KEYS.filter((k) => !k.key.startsWith('secure.conf') && k.key.startsWith(prefix) && !k.key.slice(prefix.length).includes('.')).map((k) =>
+      k.key.slice(prefix.length).replace(/\[\]$/, ''),
+    );
     // A native key the 0.x file did not have (e.g. ssh-port, added by the operator) is read as it is.
     const native0 = native ?? [];
     const nativeKeys = native === undefined ? [] : keysAt(configSchema, native0);
@@ -104,7 +106,7 @@ class Mapper {
         this.problem([...path, key], `unknown key "${key}"${hint ? `; did you mean "${hint}"?` : ''}`, 'key');
         continue;
       }
-      const entry = v0Key(base === '' ? key : `${base}.${key}`);
+      const entry = v0Key(`${prefix}${key}`);
       if (entry.treatment !== 'same' && !own.includes(key)) this.warn([...path, key], this.say(entry), native);
     }
     return value;
@@ -160,7 +162,7 @@ class Mapper {
     if (kept.length > 1) {
       this.warn(['targets'], `changed: ${v0Key('targets').note}: every label registers with "${String(kept[0].name)}"`, ['targets']);
     }
-    this.secureLeftovers(targets);
+    this.secureLeftovers();
     for (const k of this.native) {
       this.put(k.native, k.value, k.source);
       this.nativeSecrets(k.native, k.value);
@@ -530,7 +532,7 @@ class Mapper {
   }
 
   /** secure.conf entries the YAML does not use. */
-  secureLeftovers(targets: readonly (Obj | null)[]): void {
+  secureLeftovers(): void {
     const secure = this.opts.secure;
     if (!secure) return;
     if (secure.dburi) {
@@ -544,7 +546,6 @@ class Mapper {
       const [loc, ...rest] = w.split(': ');
       this.out.warnings.push({ where: { located: loc }, key: rest[0] ?? '', message: rest.slice(1).join(': ') });
     }
-    void targets;
   }
 }
 
