@@ -318,12 +318,20 @@ export class Metrics {
   }
 
   /** A launch attempt ended: `result` is "ready" or the error code (statsd: `error.CODE`). */
-  launchEnded(node: Pick<NodeRecord, 'provider' | 'label' | 'az' | 'image' | 'target' | 'created'>, result: string): void {
+  launchEnded(node: Pick<NodeRecord, 'provider' | 'label' | 'az' | 'image' | 'target' | 'created'> & { id?: number }, result: string): void {
     const seconds = Math.max(0, (this.now() - node.created) / 1000);
     this.launches.inc({ provider: node.provider, label: node.label, outcome: result });
     if (result !== 'ready') this.launchFailures.inc({ provider: node.provider, label: node.label, reason: result });
     this.launchSeconds.observe({ provider: node.provider, label: node.label, result }, seconds);
-    this.statsd?.launch(node, result === 'ready' ? 'ready' : `error.${result}`, seconds * 1000);
+    const statsd = this.statsd;
+    if (!statsd) return;
+    const send = (az: string | null) => statsd.launch({ ...node, az }, result === 'ready' ? 'ready' : `error.${result}`, seconds * 1000);
+    // The launcher's record predates the attempt; the zone the server got is on the row (statsd's AZ key).
+    if (node.az || node.id === undefined || !this.source) return send(node.az);
+    this.source.store.getNode(node.id).then(
+      (row) => send(row?.az ?? null),
+      () => send(null),
+    );
   }
 
   /** A delete ended: outcome "ok" (the node is gone) or the error code of a try that will be retried. */

@@ -108,6 +108,10 @@ describe('statsd', () => {
     expect([g.get('ci.nodepool.nodes.ready'), g.get('ci.nodepool.provider.cloud-a.nodes.ready'), g.get('ci.nodepool.provider.cloud-a.max_servers')]).toEqual([2, 2, 3]);
     expect(udp.lines().filter((l) => l === 'ci.nodepool.launch.provider.cloud-a.ready:1|c')).toHaveLength(2);
     expect(udp.lines().some((l) => /^ci\.nodepool\.task\.cloud-a\.createServer:\d+\|ms$/.test(l))).toBe(true);
+    // The zone the emulator gave each server (on the row after the launch) is in the AZ key.
+    const azs = new Set((await daemon.store.listNodes()).map((n) => n.az));
+    expect(azs.has(null)).toBe(false);
+    await waitFor(() => [...azs].every((az) => udp!.lines().includes(`ci.nodepool.launch.provider.cloud-a.${az}.ready:1|c`)), { what: 'the AZ launch keys' });
   });
 
   it('a daemon without the key uses STATSD_HOST and STATSD_PORT, as Nodepool 0.x', { timeout: 60_000 }, async () => {
