@@ -4,12 +4,15 @@
 // default); only ssh-port and demand-interval, native keys, are added for the emulator and the
 // test's pace. The image has no setup script, so nodes boot the base image without a bake.
 // Builds queue in gearmand; the daemon launches, registers, replaces and deletes.
-import { writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { startGearmand, type Gearmand } from '../helpers/gearmand.js';
 import { startPool, type PoolHarness } from '../helpers/pool-harness.js';
 import { waitFor } from '../helpers/wait.js';
+import { exited } from '../helpers/daemon-process.js';
 import { startSimMaster, type SimMaster } from '../../src/sim/master.js';
 import { startLoad } from '../../src/sim/load.js';
 import { silentLogger } from '../../src/log.js';
@@ -31,51 +34,7 @@ it('runs builds on fresh single-use nodes from a 0.x nodepool.yaml plus secure.c
   // The harness starts the emulated cloud and writes an SSH key; the config is ours.
   h = await startPool({ clouds: [{ name: 'cloud-a', maxServers: 4 }], labels: [{ name: 'small', minReady: 0, providers: ['cloud-a'] }] });
   const cloud = h.clouds.get('cloud-a')!;
-  await writeFile(
-    h.configPath,
-    [
-      'script-dir: .',
-      "dburi: 'mysql+pymysql://nodepool@localhost/nodepool'",
-      'cron:',
-      "  cleanup: '*/1 * * * *'",
-      "  check: '*/15 * * * *'",
-      "  image-update: '14 2 * * *'",
-      'zmq-publishers:',
-      `  - ${sim.zmqUrl}`,
-      'gearman-servers:',
-      `  - host: ${gearmand.host}`,
-      `    port: ${gearmand.port}`,
-      'demand-interval: 0.3s',
-      'labels:',
-      '  - name: small',
-      '    image: ubuntu',
-      '    providers:',
-      '      - name: cloud-a',
-      'providers:',
-      '  - name: cloud-a',
-      "    username: 'admin'",
-      "    password: 'secret'",
-      "    project-id: 'demo'",
-      `    auth-url: '${cloud.authUrl}'`,
-      '    max-servers: 4',
-      '    rate: 0.01',
-      `    ssh-port: ${cloud.sshPort}`,
-      '    images:',
-      '      - name: ubuntu',
-      "        base-image: 'ubuntu-jammy'",
-      '        min-ram: 2048',
-      '        username: jenkins',
-      `        private-key: ${h.keyPath}`,
-      'targets:',
-      '  - name: jenkins01',
-      '',
-    ].join('\n'),
-  );
-  const secure = join(h.dir, 'secure.conf');
-  await writeFile(
-    secure,
-    ['[database]', 'dburi=mysql+pymysql://nodepool:db-pass@localhost/nodepool', '', '[jenkins "jenkins01"]', 'user=nodepool', 'apikey=sim-token', 'credentials=ssh-key', `url=${sim.jenkinsUrl}`, ''].join('\n'),
-  );
+  const secure = await writeV0Config(h, sim, gearmand);
   h.env.NODEPOOL_SECURE = secure;
   const daemon = await h.startDaemon();
 
@@ -106,4 +65,80 @@ it('runs builds on fresh single-use nodes from a 0.x nodepool.yaml plus secure.c
   );
   const live = new Set((await daemon.store.listNodes()).map((n) => n.serverId));
   await waitFor(() => cloud.servers().every((s) => live.has(s.id)), { what: 'no server without a row' });
+});
+
+/** The 0.x nodepool.yaml (over the harness's native one) and its secure.conf; returns the secure.conf path. */
+async function writeV0Config(h: PoolHarness, sim: SimMaster, gearmand: Gearmand | null, minReady?: number): Promise<string> {
+  const cloud = h.clouds.get('cloud-a')!;
+  await writeFile(
+    h.configPath,
+    [
+      'script-dir: .',
+      "dburi: 'mysql+pymysql://nodepool@localhost/nodepool'",
+      'cron:',
+      "  cleanup: '*/1 * * * *'",
+      "  check: '*/15 * * * *'",
+      "  image-update: '14 2 * * *'",
+      'zmq-publishers:',
+      `  - ${sim.zmqUrl}`,
+      ...(gearmand ? ['gearman-servers:', `  - host: ${gearmand.host}`, `    port: ${gearmand.port}`] : []),
+      'demand-interval: 0.3s',
+      'labels:',
+      '  - name: small',
+      '    image: ubuntu',
+      ...(minReady === undefined ? [] : [`    min-ready: ${minReady}`]),
+      '    providers:',
+      '      - name: cloud-a',
+      'providers:',
+      '  - name: cloud-a',
+      "    username: 'admin'",
+      "    password: 'secret'",
+      "    project-id: 'demo'",
+      `    auth-url: '${cloud.authUrl}'`,
+      '    max-servers: 4',
+      '    rate: 0.01',
+      `    ssh-port: ${cloud.sshPort}`,
+      '    images:',
+      '      - name: ubuntu',
+      "        base-image: 'ubuntu-jammy'",
+      '        min-ram: 2048',
+      '        username: jenkins',
+      `        private-key: ${h.keyPath}`,
+      'targets:',
+      '  - name: jenkins01',
+      '',
+    ].join('\n'),
+  );
+  const secure = join(h.dir, 'secure.conf');
+  await writeFile(
+    secure,
+    ['[database]', 'dburi=mysql+pymysql://nodepool:db-pass@localhost/nodepool', '', '[jenkins "jenkins01"]', 'user=nodepool', 'apikey=sim-token', 'credentials=ssh-key', `url=${sim.jenkinsUrl}`, ''].join('\n'),
+  );
+  return secure;
+}
+
+it('nodepool -c 0.x.yaml -s secure.conf daemon: logs each warning once, registers through secure.conf, never logs a secret', { timeout: 60_000 }, async () => {
+  sim = await startSimMaster({ gearman: [], user: 'nodepool', apiToken: 'sim-token', log: silentLogger });
+  h = await startPool({ clouds: [{ name: 'cloud-a', maxServers: 2 }], labels: [{ name: 'small', minReady: 0, providers: ['cloud-a'] }] });
+  const secure = await writeV0Config(h, sim, null, 1);
+  const logFile = join(h.dir, 'daemon.log');
+  const log = createWriteStream(logFile);
+  const child = spawn(process.execPath, ['bin/nodepool.js', '--db', h.dbPath, '-c', h.configPath, '-s', secure, 'daemon', '--web-port', '0'], {
+    env: { ...process.env, NODEPOOL_FROM_SOURCE: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.pipe(log);
+  child.stderr!.pipe(log);
+  try {
+    await waitFor(() => sim!.nodes().length === 1, { what: 'a node registered with the Jenkins of secure.conf', timeoutMs: 40_000 });
+  } finally {
+    child.kill('SIGTERM');
+    expect(await exited(child)).toEqual({ code: 0, signal: null });
+  }
+  const lines = (await readFile(logFile, 'utf8')).split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; config?: string; level: number });
+  const warnings = lines.filter((l) => l.msg === 'config key read differently from Nodepool 0.x');
+  expect(warnings.map((w) => w.config!.split(': ')[1])).toEqual(['script-dir', 'dburi', 'cron.cleanup', 'cron.check', 'providers[0].project-id', '[database] dburi']);
+  expect(warnings.every((w) => w.level === 40)).toBe(true);
+  const text = await readFile(logFile, 'utf8');
+  for (const secret of ['db-pass', 'sim-token', "'secret'"]) expect(text).not.toContain(secret);
 });
