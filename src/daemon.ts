@@ -304,7 +304,7 @@ export class Daemon {
   poolView(): LiveFigures {
     const providers: LiveFigures['providers'] = {};
     for (const rt of this.providers.values()) {
-      providers[rt.cfg.name] = { limits: rt.quota.limits(), launching: rt.launchSlots.running, queued: rt.launchSlots.queued, reconciled: this.cleanupPass.reconciled(rt.cfg.name) };
+      providers[rt.cfg.name] = { limits: rt.quota.limits(), launching: rt.launchSlots.running, queued: rt.launchSlots.queued, reconciled: this.cleanupPass.reconciled(rt.cfg.name), cloudUp: this.cloudHealth.status(rt.cfg.name).up };
     }
     return { demand: this.demandSource ? { ...this.demand } : null, providers };
   }

@@ -21,6 +21,8 @@ export interface LiveProvider {
   queued: number;
   /** The daemon has reconciled this cloud since start. */
   reconciled: boolean;
+  /** The cloud answered its last reconcile pass (cloud-health.ts); null before the first. */
+  cloudUp?: boolean | null;
 }
 
 export interface QuotaView {
@@ -62,6 +64,8 @@ export interface ProviderView {
   /** Launches in flight; null when unknown (CLI). */
   launching: number | null;
   reconciled: boolean | null;
+  /** "ok", "unreachable" (its last reconcile pass failed) or "not reconciled"; null when unknown (CLI). */
+  health: 'ok' | 'unreachable' | 'not reconciled' | null;
 }
 
 export interface StatusView {
@@ -128,6 +132,7 @@ export function providerView(cfg: Config, nodes: readonly NodeRecord[], live: Li
       capacity: capacity[p.name],
       launching: lp ? lp.launching : null,
       reconciled: lp ? lp.reconciled : null,
+      health: !lp ? null : lp.cloudUp === false ? 'unreachable' : lp.reconciled ? 'ok' : 'not reconciled',
     };
   });
 }

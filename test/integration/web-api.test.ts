@@ -66,7 +66,8 @@ describe('web API', () => {
     expect(provider).toMatchObject({ name: 'cloud-a', maxServers: 3, held: 2, capacity: 1, launching: 0, reconciled: true });
     expect(provider.quota).toEqual(expect.objectContaining({ instances: expect.anything() }));
     // The CLI has no daemon to ask: the live fields are null, the rest is the same.
-    expect(offline).toEqual({ ...provider, quota: null, launching: null, reconciled: null, capacity: offline.capacity });
+    expect(provider.health).toBe('ok');
+    expect(offline).toEqual({ ...provider, quota: null, launching: null, reconciled: null, health: null, capacity: offline.capacity });
     expect(offline.capacity).toBe(1);
 
     const status = (await (await get(`${url}/api/status`)).json()) as Record<string, unknown>;

@@ -76,7 +76,7 @@ describe('providerView', () => {
     expect(a).toEqual({
       name: 'cloud-a', maxServers: 4, rate: 0.5, quota: null,
       nodes: { building: 1, ready: 1, 'in-use': 0, used: 0, hold: 1, deleting: 1 },
-      held: 4, capacity: 0, launching: null, reconciled: null,
+      held: 4, capacity: 0, launching: null, reconciled: null, health: null,
     });
     expect([b.held, b.capacity, b.quota]).toEqual([4, 6, null]);
   });
@@ -85,6 +85,9 @@ describe('providerView', () => {
     const [a, b] = providerView(cfg, nodes.filter((n) => n.state !== 'deleting'), live);
     expect([a.quota, a.held, a.capacity, a.launching, a.reconciled]).toEqual([{ instances: 3, cores: 16, ramMb: 32768 }, 3, 0, 1, true]);
     expect([b.quota, b.capacity, b.reconciled]).toEqual([{ instances: null, cores: null, ramMb: null }, 6, false]);
+    expect([a.health, b.health]).toEqual(['ok', 'not reconciled']);
+    const down = providerView(cfg, nodes, { ...live, providers: { ...live.providers, 'cloud-a': { ...live.providers['cloud-a'], cloudUp: false } } });
+    expect(down[0].health).toBe('unreachable');
   });
 });
 
@@ -123,7 +126,7 @@ describe('label-list and provider-list tables', () => {
     expect(labelTable(labelView(cfg, nodes, live)).split('\n')[1].split(/\s+/)).toEqual(['small', '3', '1', '1', '1', '1', '1', '1', '2', '3', 'cloud-a,cloud-b']);
     const providers = providerTable(providerView(cfg, nodes, live)).trimEnd().split('\n');
     expect(providers).toHaveLength(3);
-    expect(providers[1].split(/\s+/)).toEqual(['cloud-a', '4', '3', '16', '32768', '4', '1', '1', '0', '0', '1', '1', '0', '1', '0.5s']);
+    expect(providers[1].split(/\s+/)).toEqual(['cloud-a', '4', '3', '16', '32768', '4', '1', '1', '0', '0', '1', '1', '0', '1', '0.5s', 'ok']);
     expect(providerTable(providerView(cfg, nodes)).split('\n')[1].split(/\s+/)).toEqual(['cloud-a', '4', '4', '1', '1', '0', '0', '1', '1', '0', '0.5s']);
   });
 });

@@ -6,7 +6,7 @@ import type { CliContext } from '../context.js';
 import { formatTable } from '../table.js';
 import { providerView, type ProviderView } from '../../views.js';
 
-export const PROVIDER_COLUMNS = ['Provider', 'Max-servers', 'Quota instances', 'Quota cores', 'Quota RAM MB', 'Held', 'Building', 'Ready', 'In-use', 'Used', 'Hold', 'Deleting', 'Capacity', 'Launching', 'Rate'] as const;
+export const PROVIDER_COLUMNS = ['Provider', 'Max-servers', 'Quota instances', 'Quota cores', 'Quota RAM MB', 'Held', 'Building', 'Ready', 'In-use', 'Used', 'Hold', 'Deleting', 'Capacity', 'Launching', 'Rate', 'Health'] as const;
 
 export function providerTable(providers: readonly ProviderView[]): string {
   return formatTable(
@@ -27,6 +27,7 @@ export function providerTable(providers: readonly ProviderView[]): string {
       p.capacity,
       p.launching,
       `${p.rate}s`,
+      p.health,
     ]),
   );
 }
