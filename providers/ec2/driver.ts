@@ -30,6 +30,7 @@ import type { AddressPolicy } from '../address.js';
 import type { CloudImage, CloudServer, CreateServerRequest, Flavor, ProviderDriver, Quota } from '../provider.js';
 import { Batcher } from './batcher.js';
 import { mapEc2Error } from './errors.js';
+import { RecentWrites } from './recent.js';
 import { ec2RateLimits } from './limits.js';
 import { imageSnapshotIds, isAmiId, isTerminated, metadataToTags, toCloudImage, toCloudServer, toFlavor } from './mapping.js';
 
@@ -46,6 +47,8 @@ export interface Ec2DriverOptions {
 
 /** Instance states that count against the account's limits (terminated and stopped ones do not). */
 const LIVE_STATES = ['pending', 'running', 'shutting-down', 'stopping'];
+/** How long a resource we made may stay invisible to reads (EC2's eventual consistency) before it counts as never made. */
+const CONSISTENCY_WINDOW_MS = 2 * 60_000;
 /** State reasons of a termination we did not ask for (spot interruption, a failed launch), logged once each. */
 const USER_SHUTDOWN = new Set(['Client.UserInitiatedShutdown']);
 
@@ -73,6 +76,13 @@ export function createEc2Driver(cfg: ProviderConfig, opts: Ec2DriverOptions = {}
   const now = () => clock.now();
   const flavorsByType = new Map<string, Flavor>();
   const reportedTerminations = new Set<string>();
+  // Only what a tag-filtered read would show is remembered: the rest is never listed anyway.
+  const recentServers = new RecentWrites<CloudServer>(CONSISTENCY_WINDOW_MS, now);
+  const recentImages = new RecentWrites<CloudImage>(CONSISTENCY_WINDOW_MS, now);
+  const listable = (metadata: Record<string, string>) => metadata[META_OWNER] === OWNER;
+  /** EC2 has not shown this resource we just made yet: retry later rather than take it as gone. */
+  const notYetVisible = (kind: string, id: string, err: unknown) =>
+    new CloudServerError(`EC2: ${kind} ${id} is not visible to reads yet (eventual consistency); retry`, 503, { cause: err });
   let nextSubnet = 0;
   let closed: Promise<void> | null = null;
 
@@ -176,6 +186,7 @@ export function createEc2Driver(cfg: ProviderConfig, opts: Ec2DriverOptions = {}
     const answer = await send('DescribeImages', () => client.send(new DescribeImagesCommand({ ImageIds: [id] })));
     const img = answer.Images?.find((i) => i.ImageId === id);
     if (!img || img.State === 'deregistered') throw new NotFoundError(`EC2 DescribeImages: InvalidAMIID.NotFound: image ${id} does not exist`, 404);
+    recentImages.seen([id]);
     return img;
   }
 
@@ -240,27 +251,48 @@ export function createEc2Driver(cfg: ProviderConfig, opts: Ec2DriverOptions = {}
       const instance = answer.Instances?.[0];
       if (!instance?.InstanceId) throw new CloudServerError('EC2 RunInstances: the answer names no instance');
       log.debug({ server: instance.InstanceId, name: req.name, subnet, type: req.flavorId }, 'instance launched');
-      const server = toCloudServer(instance, policy, now);
+      const mapped = toCloudServer(instance, policy, now);
       // The answer has our tags; fill them in if an EC2-compatible cloud leaves them out.
-      return { ...server, name: server.name || req.name, metadata: Object.keys(server.metadata).length ? server.metadata : { ...req.metadata } };
+      const server = { ...mapped, name: mapped.name || req.name, metadata: Object.keys(mapped.metadata).length ? mapped.metadata : { ...req.metadata } };
+      if (listable(server.metadata)) recentServers.add(server.id, server);
+      return server;
     },
 
     async listServers(): Promise<CloudServer[]> {
       const instances = await describeInstances([ownerFilter]);
       noteTerminations(instances);
-      return instances.filter((i) => !isTerminated(i)).map((i) => toCloudServer(i, policy, now));
+      // EC2 lists a terminated instance for about an hour: one absent from the list is one the list cannot see yet.
+      recentServers.seen(instances.map((i) => i.InstanceId ?? ''));
+      return [...instances.filter((i) => !isTerminated(i)).map((i) => toCloudServer(i, policy, now)), ...recentServers.unseen()];
     },
 
     async getServer(id: string): Promise<CloudServer> {
-      const answer = await send('DescribeInstances', () => client.send(new DescribeInstancesCommand({ InstanceIds: [id] })));
+      let answer;
+      try {
+        answer = await send('DescribeInstances', () => client.send(new DescribeInstancesCommand({ InstanceIds: [id] })));
+      } catch (err) {
+        const made = err instanceof NotFoundError ? recentServers.get(id) : undefined;
+        if (made) return made;
+        throw err;
+      }
       const instance = (answer.Reservations ?? []).flatMap((r) => r.Instances ?? []).find((i) => i.InstanceId === id);
+      if (!instance && recentServers.get(id)) return recentServers.get(id)!;
+      recentServers.seen([id]);
       // EC2 keeps describing a terminated instance for a while; for us it is gone.
       if (!instance || isTerminated(instance)) throw new NotFoundError(`EC2 DescribeInstances: InvalidInstanceID.NotFound: instance ${id} does not exist (or is terminated)`, 404);
       return toCloudServer(instance, policy, now);
     },
 
     async deleteServer(id: string): Promise<void> {
-      await terminations.add(id);
+      try {
+        await terminations.add(id);
+      } catch (err) {
+        if (err instanceof NotFoundError && recentServers.get(id)) throw notYetVisible('instance', id, err);
+        throw err;
+      }
+      // Until a list shows it, one we just made and terminated is shutting down, not building.
+      const made = recentServers.get(id);
+      if (made) recentServers.add(id, { ...made, status: 'deleting', rawStatus: 'shutting-down' });
     },
 
     async listFlavors(): Promise<Flavor[]> {
@@ -314,6 +346,8 @@ export function createEc2Driver(cfg: ProviderConfig, opts: Ec2DriverOptions = {}
       ]);
       const byId = new Map<string, CloudImage>();
       for (const img of lists.flat()) if (img.ImageId && img.State !== 'deregistered') byId.set(img.ImageId, toCloudImage(img));
+      recentImages.seen(lists.flat().map((i) => i.ImageId ?? ''));
+      for (const img of recentImages.unseen()) if (!byId.has(img.id)) byId.set(img.id, img);
       return [...byId.values()];
     },
 
@@ -334,6 +368,7 @@ export function createEc2Driver(cfg: ProviderConfig, opts: Ec2DriverOptions = {}
       );
       if (!answer.ImageId) throw new CloudServerError('EC2 CreateImage: the answer names no image');
       log.debug({ image: answer.ImageId, name, server: serverId }, 'image creation started');
+      if (listable(metadata)) recentImages.add(answer.ImageId, { id: answer.ImageId, name, status: 'building', metadata: { ...metadata }, created: now() });
       return answer.ImageId;
     },
 
@@ -346,6 +381,7 @@ export function createEc2Driver(cfg: ProviderConfig, opts: Ec2DriverOptions = {}
         // The AMI is gone, but an earlier try may have deregistered it and then failed on a
         // snapshot: finish that job (the retry of this very delete, or cleanup's next pass).
         if (!(err instanceof NotFoundError)) throw err;
+        if (recentImages.get(id)) throw notYetVisible('image', id, err);
         snapshots = await snapshotsLeftBy(id);
         if (snapshots.length === 0) throw err;
         registered = false;

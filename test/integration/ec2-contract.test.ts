@@ -276,3 +276,71 @@ describe('EC2 driver against the emulator', () => {
     }
   });
 });
+
+describe('EC2 driver over eventually consistent reads (new resources hidden from reads for 3 s)', () => {
+  let clock: ManualClock;
+  let emu: Ec2Emulator;
+  let driver: ProviderDriver;
+  let api: ManagedProvider;
+  let imageId: string;
+  const req = (name: string) => ({ name, imageId, flavorId: 't3.small', metadata: { ...OURS, nodepool_node_id: name } });
+  /** Advances the clock in steps until `p` settles. */
+  async function drive<T>(p: Promise<T>, stepMs = 100, steps = 600): Promise<T> {
+    let done = false;
+    const watched = p.finally(() => (done = true));
+    watched.catch(() => undefined);
+    for (let i = 0; i < steps && !done; i++) await clock.advance(stepMs);
+    return watched;
+  }
+
+  beforeAll(async () => {
+    clock = new ManualClock(START);
+    emu = await startEc2Emulator({ clock, seed: 24, bootTimeMs: 1000, terminateTimeMs: 500, ssh: false, consistencyLagMs: 3000 });
+    driver = createEc2Driver(ec2ProviderConfig(emu), { clock });
+    api = new ManagedProvider(driver, { clock, rateSeconds: 0.01, burst: 10, pollIntervalMs: 500, retry: { maxRetries: 8, minDelayMs: 200, maxDelayMs: 2000, jitter: 'none' } });
+    imageId = (await driver.listImages()).find((i) => i.status === 'active')!.id;
+  });
+  afterAll(async () => {
+    await api?.close();
+    await emu?.close();
+  });
+
+  it('a new instance is in our lists and gets before EC2 shows it, then as EC2 shows it', async () => {
+    const s = await driver.createServer(req('np-lag1'));
+    // Another client (no memory of the launch) does not see it yet: EC2 hides it.
+    const other = createEc2Driver(ec2ProviderConfig(emu), { clock });
+    expect((await other.listServers()).some((x) => x.id === s.id)).toBe(false);
+    await expect(other.getServer(s.id)).rejects.toBeInstanceOf(NotFoundError);
+    await other.close();
+    expect((await driver.listServers()).find((x) => x.id === s.id)?.status).toBe('building');
+    expect((await driver.getServer(s.id)).id).toBe(s.id);
+    await clock.advance(3000);
+    expect((await driver.listServers()).find((x) => x.id === s.id)?.status).toBe('active');
+  });
+
+  it('waiting for active never takes the hidden instance for a vanished one', async () => {
+    const s = await api.createServer(req('np-lag2'));
+    const active = await drive(api.waitForActive(s.id, 20_000));
+    expect(active.status).toBe('active');
+  });
+
+  it('a delete right after the create terminates the instance, and waiting for gone ends', async () => {
+    const s = await api.createServer(req('np-lag3'));
+    await drive(api.deleteServer(s.id));
+    expect(['shutting-down', 'terminated']).toContain(emu.instances().find((i) => i.id === s.id)?.state);
+    await drive(api.waitForGone(s.id, 20_000));
+  });
+
+  it('a new AMI is listed building until EC2 shows it; a delete before that is retried, not taken as done', async () => {
+    const s = await driver.createServer(req('np-lag4'));
+    await clock.advance(3000);
+    const id = await driver.createImage(s.id, 'lag-image-1', { ...OURS, nodepool_image_id: '9' });
+    expect((await driver.listImages()).find((i) => i.id === id)?.status).toBe('building');
+    const early = await driver.deleteImage(id).catch((e: unknown) => e);
+    expect(early).toBeInstanceOf(CloudServerError);
+    expect((early as CloudServerError).retryable).toBe(true);
+    await drive(api.deleteImage(id));
+    expect(emu.images().some((i) => i.id === id)).toBe(false);
+    expect((await driver.listImages()).some((i) => i.id === id)).toBe(false);
+  });
+});

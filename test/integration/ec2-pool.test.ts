@@ -124,6 +124,31 @@ describe('EC2 pool', () => {
     }
   });
 
+  it('with eventually consistent reads (new instances hidden for 1.5 s) the pool fills and refills without a lost node or a leak', async () => {
+    h = await startMixedPool({ regions: [{ name: 'aws', maxServers: 3, consistencyLagMs: 1500 }], labels: [{ name: 'small', minReady: 2, providers: ['aws'] }] });
+    const emu = h.regions.get('aws')!;
+    const daemon = await h.startDaemon();
+    await waitFor(async () => (await daemon.store.listNodes({ states: ['ready'] })).length === 2, { what: 'two ready nodes', timeoutMs: 30_000 });
+    const first = await daemon.store.listNodes();
+    const cli = SqliteStore.open(h.dbPath);
+    try {
+      await cli.transitionNode(first[0].id, 'deleting', { reason: 'test' });
+    } finally {
+      await cli.close();
+    }
+    await waitFor(
+      async () => {
+        const nodes = await daemon.store.listNodes();
+        return nodes.length === 2 && nodes.every((n) => n.state === 'ready') && !nodes.some((n) => n.id === first[0].id) && live(emu).length === 2;
+      },
+      { what: 'the pool refilled with exactly its instances', timeoutMs: 30_000 },
+    );
+    // The survivor was never taken for lost while EC2 hid it.
+    expect((await daemon.store.getNode(first[1].id))?.state).toBe('ready');
+    // No launch attempt failed (a hidden instance taken for vanished would be one).
+    expect(await daemon.store.listLaunchFailures()).toEqual([]);
+  });
+
   it('an interrupted spot instance is a lost node: its row goes and a replacement launches', async () => {
     h = await startMixedPool({ regions: [{ name: 'aws', maxServers: 3, extraYaml: ['market: spot'] }], labels: [{ name: 'small', minReady: 2, providers: ['aws'] }] });
     const emu = h.regions.get('aws')!;
