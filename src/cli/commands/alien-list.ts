@@ -1,6 +1,5 @@
 // `nodepool alien-list`: servers in our clouds that no node row owns (leaked, or not ours).
 import type { Command } from 'commander';
-import { createDriver } from '../../../providers/registry.js';
 import type { CloudServer } from '../../../providers/provider.js';
 import { knownDeploymentId } from '../../deployment-id.js';
 import { silentLogger } from '../../log.js';
@@ -8,6 +7,7 @@ import { META_DEPLOYMENT, META_NODE_ID, META_OWNER, OWNER, type NodeRecord } fro
 import { isOurs } from '../../reconcile.js';
 import { listTargetAliens, type TargetAliensReport } from '../../targets/aliens.js';
 import type { CliContext } from '../context.js';
+import { fromEachCloud } from '../each-cloud.js';
 import { formatTable } from '../table.js';
 
 export interface Alien {
@@ -68,21 +68,8 @@ export function register(program: Command, ctx: CliContext): void {
         deploymentId: await knownDeploymentId(store, config['deployment-id']),
       }));
       if (opts.targets) return printTargetAliens(ctx, await listTargetAliens(config, nodes, { log: silentLogger, clock: ctx.io.clock }), opts.json);
-      const aliens: Alien[] = [];
-      for (const cfg of config.providers.filter((p) => provider === undefined || p.name === provider)) {
-        try {
-          const driver = createDriver(cfg, { clock: ctx.io.clock, log: silentLogger });
-          try {
-            aliens.push(...findAliens(cfg.name, await driver.listServers(), nodes, deploymentId));
-          } finally {
-            await driver.close();
-          }
-        } catch (err) {
-          // One unreachable cloud must not hide the others' aliens.
-          ctx.io.err.write(`error: provider ${cfg.name}: ${err instanceof Error ? err.message : String(err)}\n`);
-          ctx.exitCode = 1;
-        }
-      }
+      const providers = config.providers.filter((p) => provider === undefined || p.name === provider);
+      const aliens = await fromEachCloud(ctx, providers, async (cfg, driver) => findAliens(cfg.name, await driver.listServers(), nodes, deploymentId));
       if (opts.json) ctx.printJson(aliens);
       else ctx.print(formatTable(['Provider', 'Hostname', 'Server ID', 'IP', 'Owner'], aliens.map((a) => [a.provider, a.hostname, a.serverId, a.ip, a.owner])));
     });

@@ -2,16 +2,15 @@
 // image-delete, image-pause / image-unpause, alien-image-list. The daemon's builder does the
 // work; these write to the store (image-actions.ts) and watch it.
 import type { Command } from 'commander';
-import { createDriver } from '../../../providers/registry.js';
 import type { CloudImage } from '../../../providers/provider.js';
 import { knownDeploymentId } from '../../deployment-id.js';
 import { markImageForDeletion, requestImageUpdate, setImagePaused } from '../../image-actions.js';
-import { silentLogger } from '../../log.js';
 import { META_DEPLOYMENT, META_OWNER, OWNER, type ImageRecord } from '../../model.js';
 import { OperatorActionError } from '../../operator-actions.js';
 import type { Store } from '../../store/store.js';
 import { parseId } from '../args.js';
 import type { CliContext } from '../context.js';
+import { fromEachCloud } from '../each-cloud.js';
 import { formatTable } from '../table.js';
 
 const POLL_MS = 250;
@@ -75,20 +74,7 @@ export function register(program: Command, ctx: CliContext): void {
       const providers = config.providers.filter((p) => provider === undefined || p.name === provider);
       if (!providers.length) return cmd.error(`error: provider ${provider} is not configured`);
       const { rows, deploymentId } = await ctx.withStore(cmd, async (store) => ({ rows: await store.listImages(), deploymentId: await knownDeploymentId(store, config['deployment-id']) }));
-      const aliens: AlienImage[] = [];
-      for (const cfg of providers) {
-        try {
-          const driver = createDriver(cfg, { clock: ctx.io.clock, log: silentLogger });
-          try {
-            aliens.push(...findAlienImages(cfg.name, await driver.listImages(), rows, deploymentId));
-          } finally {
-            await driver.close();
-          }
-        } catch (err) {
-          ctx.io.err.write(`error: provider ${cfg.name}: ${err instanceof Error ? err.message : String(err)}\n`);
-          ctx.exitCode = 1;
-        }
-      }
+      const aliens = await fromEachCloud(ctx, providers, async (cfg, driver) => findAlienImages(cfg.name, await driver.listImages(), rows, deploymentId));
       if (opts.json) ctx.printJson(aliens);
       else ctx.print(formatTable(['Provider', 'Name', 'Image ID', 'State', 'Owner'], aliens.map((a) => [a.provider, a.name, a.imageId, a.state, a.owner])));
     });
