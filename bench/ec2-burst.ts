@@ -50,6 +50,7 @@ export async function benchEc2Burst(n: number): Promise<BenchRow[]> {
     const calls = emu.calls();
     const total = emu.totalCalls();
     const throttled = Object.values(emu.throttled()).reduce((a, b) => a + b, 0);
+    // What EC2's bucket allows: a full burst at once, then the refill (the driver keeps one token of headroom within this).
     const bound = (n - burst) / refill + bootMs / 1000;
     const byAction = Object.entries(calls)
       .sort((a, b) => b[1] - a[1])

@@ -67,7 +67,9 @@ export function ec2Buckets(overrides: ProviderConfig['rate-limits'] = {}): Recor
 
 export function ec2RateLimits(overrides?: ProviderConfig['rate-limits']): DriverRateLimits {
   const figures = ec2Buckets(overrides);
-  const bucket = (name: string, f: BucketFigures): RateBucket => ({ name, burst: Math.max(1, Math.floor(f.burst)), refillPerSecond: f.refill });
+  // One token of headroom: EC2's bucket starts at our first request's arrival, later than ours
+  // starts, so without it the first token after a full burst would reach EC2 a little early.
+  const bucket = (name: string, f: BucketFigures): RateBucket => ({ name, burst: Math.max(1, Math.floor(f.burst) - 1), refillPerSecond: f.refill });
   const buckets = [
     ...Object.entries(ACTIONS).map(([action, kind]) => bucket(action, figures[kind])),
     bucket(RUN_RESOURCE, figures['run-instances-resource']),

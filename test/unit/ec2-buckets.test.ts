@@ -18,7 +18,7 @@ function fakeCloud(clock: ManualClock) {
   const server = (req: CreateServerRequest): CloudServer => ({ id: `i-${++n}`, name: req.name, status: 'building', rawStatus: 'pending', ip: null, az: null, metadata: req.metadata, fault: null, created: clock.now() });
   const driver: ProviderDriver = {
     name: 'fake-ec2',
-    rateLimits: ec2RateLimits({ 'run-instances-resource': { burst: 3, refill: 5 }, 'non-mutating': { burst: 2, refill: 10 } }),
+    rateLimits: ec2RateLimits({ 'run-instances-resource': { burst: 4, refill: 5 }, 'non-mutating': { burst: 3, refill: 10 } }),
     async createServer(req) {
       calls.push({ op: 'createServer', at: clock.now() - T0, req });
       const err = failNextCreate.shift();
@@ -71,11 +71,11 @@ function setup() {
 const req = (name: string, flavorId = 't3.small'): CreateServerRequest => ({ name, imageId: 'ami-1', flavorId, metadata: { nodepool_node_id: name } });
 
 describe('declared buckets', () => {
-  it('creates follow the RunInstances resource bucket (3 at once, then 5 a second); reads their own bucket, not the config rate', async () => {
+  it('creates follow the RunInstances resource bucket (4 less one of headroom at once, then 5 a second); reads their own bucket, not the config rate', async () => {
     const { api, drive, calls } = setup();
     await drive(Promise.all([...Array.from({ length: 6 }, (_, i) => api.createServer(req(`n${i}`))), api.getQuota(), api.getQuota(), api.getQuota()]));
     expect(calls.filter((c) => c.op === 'createServer').map((c) => c.at)).toEqual([0, 0, 0, 200, 400, 600]);
-    // getQuota costs a DescribeAccountAttributes and a DescribeInstances token: burst 2, then 10 a second.
+    // getQuota costs a DescribeAccountAttributes and a DescribeInstances token: burst 3 - 1, then 10 a second.
     expect(calls.filter((c) => c.op === 'getQuota').map((c) => c.at)).toEqual([0, 0, 100]);
     await api.close();
   });

@@ -146,17 +146,17 @@ describe('EC2 error codes', () => {
 });
 
 describe('EC2 API buckets', () => {
-  it('declares a request bucket per action at AWS figures and resource buckets per instance', () => {
+  it('declares a request bucket per action at AWS figures (one token of headroom) and resource buckets per instance', () => {
     const rl = ec2RateLimits();
     const byName = Object.fromEntries(rl.buckets.map((b) => [b.name, [b.burst, b.refillPerSecond]]));
     expect(byName).toMatchObject({
-      DescribeInstances: [100, 20],
-      DescribeImages: [100, 20],
-      RunInstances: [200, 5],
-      TerminateInstances: [200, 5],
-      CreateImage: [200, 5],
-      'RunInstances:resource': [1000, 2],
-      'TerminateInstances:resource': [1000, 20],
+      DescribeInstances: [99, 20],
+      DescribeImages: [99, 20],
+      RunInstances: [199, 5],
+      TerminateInstances: [199, 5],
+      CreateImage: [199, 5],
+      'RunInstances:resource': [999, 2],
+      'TerminateInstances:resource': [999, 20],
     });
     expect(rl.cost('createServer')).toEqual({ RunInstances: 1, 'RunInstances:resource': 1 });
     expect(rl.cost('deleteServer')).toEqual({ TerminateInstances: 1, 'TerminateInstances:resource': 1 });
@@ -168,9 +168,9 @@ describe('EC2 API buckets', () => {
   it('config rate-limits override a kind of bucket', () => {
     const rl = ec2RateLimits({ 'run-instances-resource': { burst: 10, refill: 4 }, 'non-mutating': { burst: 5, refill: 1 } });
     const byName = Object.fromEntries(rl.buckets.map((b) => [b.name, [b.burst, b.refillPerSecond]]));
-    expect(byName['RunInstances:resource']).toEqual([10, 4]);
-    expect(byName.DescribeInstances).toEqual([5, 1]);
-    expect(byName.RunInstances).toEqual([200, 5]);
+    expect(byName['RunInstances:resource']).toEqual([9, 4]);
+    expect(byName.DescribeInstances).toEqual([4, 1]);
+    expect(byName.RunInstances).toEqual([199, 5]);
   });
 });
 
