@@ -31,6 +31,19 @@ export function buildProgram(io: CliIo, extra: readonly CommandModule[] = []): {
   return { program, ctx };
 }
 
+/** Exit codes: 0 done, 1 failed (the command ran and said why), 2 the command line is wrong (as argparse in 0.x). */
+export const EXIT_USAGE = 2;
+const USAGE_ERRORS = new Set([
+  'commander.unknownCommand',
+  'commander.unknownOption',
+  'commander.missingArgument',
+  'commander.optionMissingArgument',
+  'commander.missingMandatoryOptionValue',
+  'commander.excessArguments',
+  'commander.invalidArgument',
+  'commander.conflictingOption',
+]);
+
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -43,7 +56,7 @@ export async function runCli(argv: readonly string[], io: CliIo, extra: readonly
     return ctx.exitCode;
   } catch (err) {
     // Commander has already printed its own message (usage errors, --help, cmd.error()).
-    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof CommanderError) return USAGE_ERRORS.has(err.code) ? EXIT_USAGE : err.exitCode;
     // An operator sees one message, never a stack trace.
     io.err.write(`error: ${errorMessage(err)}\n`);
     return 1;

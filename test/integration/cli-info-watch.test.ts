@@ -110,7 +110,7 @@ describe('nodepool list --watch', () => {
   it('refuses a bad interval or count', async () => {
     expect((await run('list', '--watch', '0', '--count', '1')).code).toBe(1);
     const bad = await run('list', '--watch', '--count', 'x');
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/positive whole number/);
   });
 });

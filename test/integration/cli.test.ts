@@ -119,7 +119,7 @@ describe('nodepool failures', () => {
     expect(await ids('--label', 'trusty', '--provider', 'cloud-a')).toEqual([7]);
     expect(await ids('--since', '90s')).toEqual([9, 8]);
     const bad = await run('failures', '--since', 'soon');
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/--since/);
   });
 
@@ -185,7 +185,7 @@ describe('nodepool hold', () => {
     expect(await store.getNode(node.id)).toMatchObject({ state: 'hold', holdExpires: T0 + 1000 + 86_400_000, stateTime: T0 });
   });
 
-  it('refuses an unknown id, a node that cannot be held, and a bad duration, with one line and exit 1', async () => {
+  it('refuses an unknown id, a node that cannot be held, and a bad duration, with one line and exit 1 (2 for a bad argument)', async () => {
     const unknown = await run('hold', '999');
     expect(unknown.code).toBe(1);
     expect(unknown.err).toBe('error: node 999 not found\n');
@@ -198,13 +198,13 @@ describe('nodepool hold', () => {
 
     const node = await readyNode();
     const bad = await run('hold', String(node.id), '--expire', 'soon');
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.err.trim().split('\n')).toHaveLength(1);
     expect(bad.err).toContain('expected a duration');
     expect((await store.getNode(node.id))?.state).toBe('ready');
 
     const notId = await run('hold', 'abc');
-    expect(notId.code).toBe(1);
+    expect(notId.code).toBe(2);
     expect(notId.err).toContain('expected a node id');
   });
 });
@@ -264,9 +264,9 @@ describe('nodepool image-list', () => {
 });
 
 describe('nodepool (program)', () => {
-  it('reports an unknown command on stderr with exit 1', async () => {
+  it('reports an unknown command on stderr with exit 2 (a usage error)', async () => {
     const { code, err } = await run('lsit');
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(err).toContain("unknown command 'lsit'");
   });
 
@@ -306,7 +306,7 @@ describe('nodepool (program)', () => {
   it('rejects a --web-port that is not a port with a usage error, before starting anything', async () => {
     for (const bad of ['abc', '-1', '65536', '80.5', '']) {
       const { code, err } = await run('daemon', '--web-port', bad);
-      expect(code).toBe(1);
+      expect(code).toBe(2);
       expect(err).toMatch(/option '--web-port <port>' argument .* is invalid\. expected a port number 0-65535 \(0 turns the web server off\)/);
     }
     expect([parsePort('0'), parsePort('8005'), parsePort('65535')]).toEqual([0, 8005, 65535]);

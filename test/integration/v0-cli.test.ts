@@ -65,9 +65,9 @@ describe('job rules (0.3: job-list, job-create, job-delete)', () => {
     expect(again.code).toBe(1);
     expect(again.err).toContain('job unit already has a rule (id 1)');
     const bad = await run(['job-create', 'unit(', '--hold-on-failure', '1']);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.err).toContain('expected a job name or a valid regular expression');
-    expect((await run(['job-create', 'x', '--hold-on-failure', '-1'])).code).toBe(1);
+    expect((await run(['job-create', 'x', '--hold-on-failure', '-1'])).code).toBe(2);
     expect((await run(['job-create', 'x'])).err).toContain("required option '--hold-on-failure <n>'");
     const missing = await run(['job-delete', '9']);
     expect(missing.code).toBe(1);
