@@ -144,7 +144,13 @@ export async function bake(deps: BakeDeps, imageOrRow: string | ImageRecord, sig
     // Leave nothing behind, whatever the step: the template or test server, then any partial image.
     const cleanup = AbortSignal.timeout(10 * 60_000);
     const leftServer: string | null = serverId;
-    if (leftServer) await removeServer(rt, leftServer, cleanup).catch((e) => log.warn({ err: e, server: leftServer }, 'could not delete the bake server; cleanup will find it by its metadata'));
+    if (leftServer) {
+      await removeServer(rt, leftServer, cleanup).then(
+        // Gone: image-list must not show a server id that no longer exists.
+        () => store.updateImage(row.id, { serverId: null }),
+        (e) => log.warn({ err: e, server: leftServer }, 'could not delete the bake server; cleanup will find it by its metadata'),
+      );
+    }
     if (snapshotId) await rt.api.deleteImage(snapshotId).catch((e) => log.warn({ err: e, snapshot: snapshotId }, 'could not delete the partial image; cleanup will find it by its metadata'));
     return failed(store, row.id, reason);
   } finally {

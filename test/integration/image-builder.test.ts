@@ -114,6 +114,7 @@ describe.skipIf(!findBwrap())('image builder in the daemon', () => {
       const row = await rebuild();
       expect(row.state).toBe('failed');
       expect(row.reason).toMatch(/^setup: setup script setup\.sh exited 3: cannot reach the mirror/);
+      expect(row.serverId).toBeNull();
     } finally {
       await cp(join(IMAGES_DIR, 'setup.sh'), join(images, 'setup.sh'));
     }
