@@ -491,7 +491,9 @@ export class Daemon {
   async reload(): Promise<boolean> {
     let next: Config;
     try {
-      next = loadConfig(this.opts.configPath, this.opts.env ?? process.env);
+      // A 0.x file's warnings, as `nodepool daemon` logs them at start (src/cli/daemon-command.ts).
+      const onWarning = (line: string) => this.log.warn({ config: line }, 'config key read differently from Nodepool 0.x');
+      next = loadConfig(this.opts.configPath, this.opts.env ?? process.env, { onWarning });
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'config reload failed; keeping the running config');
       return false;
