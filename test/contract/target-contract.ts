@@ -4,7 +4,7 @@
 // under test to report on itself.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TargetAuthError, TargetError } from '../../src/errors.js';
-import type { Registration, Target, TargetNode } from '../../src/targets/target.js';
+import type { Registration, Target, TargetAgent, TargetNode } from '../../src/targets/target.js';
 
 export interface TargetContractHarness {
   /** The target under test, with good credentials. The suite closes it (in its last case). */
@@ -36,6 +36,19 @@ export interface TargetContractHarness {
   schedulable(name: string): Promise<boolean> | boolean;
   /** The SSH port the master was given for the node, asked on the master's side. */
   portOnMaster(name: string): Promise<number | undefined> | number | undefined;
+  /**
+   * Runs a build on a node from the master's side: `label` is one only the suite's busy node
+   * carries (so the master schedules the build on it and nowhere else); `start` queues a build for
+   * it and resolves once the master runs it on that node. The build runs until the node is
+   * removed. Absent: the busy cases skip.
+   */
+  builds?: { label: string; start(name: string): Promise<void> };
+  /**
+   * Every change the master has seen, as a plain value to compare (its nodes with their
+   * schedulable and build state, and the mutating requests it served). The read-only cases
+   * (view, listAgents) check it is unchanged; absent, they check the suite's nodes only.
+   */
+  masterState?(): Promise<unknown> | unknown;
   /** How long a master may take to show a change. Default 5000 ms (the harness masters are immediate). */
   settleMs?: number;
   teardown(): Promise<void>;
@@ -221,6 +234,132 @@ export function defineTargetContract(name: string, setup: () => Promise<TargetCo
       await masterShows(mine.name, true);
       expect(await rejection(bad.unregister({ hostname: mine.name, manager: reg.manager ?? null }))).toBeInstanceOf(TargetAuthError);
       expect(await h.registered(mine.name)).toBe(true);
+    });
+
+    /** The master's state and, for the suite's live nodes, presence and schedulability. */
+    async function everything(): Promise<unknown> {
+      const nodes: [string, boolean, boolean][] = [];
+      for (const name of [...live.keys()].sort()) nodes.push([name, await h.registered(name), await h.schedulable(name)]);
+      return { nodes, master: h.masterState ? await h.masterState() : null };
+    }
+
+    const viewSkip = (): string | null => (h.target.view ? null : `${name} has no view(): its nodes are never reconciled`);
+    const agentsSkip = (): string | null => (h.target.listAgents ? null : `${name} has no listAgents(): alien-list --targets skips its master`);
+
+    it('view: a registered node is present, idle and online; with history, no builds', async (ctx) => {
+      const skip = viewSkip();
+      if (skip) return ctx.skip(skip);
+      const n = node();
+      const reg = await register(h.target, n);
+      await masterShows(n.name, true);
+      const before = await everything();
+      const v = await h.target.view!({ hostname: n.name, manager: reg.manager ?? null });
+      expect(v).toMatchObject({ present: true, busy: false, offline: false });
+      const withHistory = await h.target.view!({ hostname: n.name, manager: reg.manager ?? null }, { history: true });
+      expect(withHistory).toMatchObject({ present: true, busy: false, offline: false });
+      // A master that counts builds reports none on a node that never ran one.
+      expect(withHistory?.builds ?? 0).toBe(0);
+      // Asking changes nothing on the master.
+      expect(await everything()).toEqual(before);
+    });
+
+    it('view: a node the master does not know answers the absent shape, not a throw or null', async (ctx) => {
+      const skip = viewSkip();
+      if (skip) return ctx.skip(skip);
+      // With the manager a real registration names, so a protocol that routes by manager asks a live one.
+      const known = await register(h.target, node());
+      const ghost = node();
+      const v = await h.target.view!({ hostname: ghost.name, manager: known.manager ?? null });
+      expect(v).toMatchObject({ present: false, busy: false, offline: false });
+      expect(v?.builds ?? 0).toBe(0);
+      // Once unregistered, a node the master knew is absent the same way.
+      const n = node();
+      const reg = await register(h.target, n);
+      await masterShows(n.name, true);
+      await unregister(h.target, n.name, reg);
+      await masterShows(n.name, false);
+      expect(await h.target.view!({ hostname: n.name, manager: reg.manager ?? null })).toMatchObject({ present: false, busy: false });
+      expect(await h.registered(ghost.name)).toBe(false);
+    });
+
+    it('view: a node taken offline for a hold takes no builds (offline, or absent where a hold revokes it)', async (ctx) => {
+      const skip = viewSkip();
+      if (skip) return ctx.skip(skip);
+      const n = node();
+      const reg = await register(h.target, n);
+      await masterShows(n.name, true);
+      await h.target.takeOffline!({ hostname: n.name, manager: reg.manager ?? null }, 'contract: held', 'hold');
+      const v = await h.target.view!({ hostname: n.name, manager: reg.manager ?? null });
+      expect(v).not.toBeNull();
+      expect(v!.busy).toBe(false);
+      expect(!v!.present || v!.offline).toBe(true);
+      // The master's own answer agrees.
+      expect(v!.present).toBe(await h.registered(n.name));
+      await unregister(h.target, n.name, reg);
+      await masterShows(n.name, false);
+    });
+
+    it('view and listAgents: a node running a build shows busy', async (ctx) => {
+      if (!h.target.view && !h.target.listAgents) return ctx.skip(`${name} has neither view() nor listAgents()`);
+      if (!h.builds) return ctx.skip('the harness cannot run a build on a node');
+      const n = node({ labels: ['contract', h.builds.label] });
+      const reg = await register(h.target, n);
+      await masterShows(n.name, true);
+      await h.builds.start(n.name);
+      if (h.target.view) {
+        expect(await h.target.view({ hostname: n.name, manager: reg.manager ?? null })).toMatchObject({ present: true, busy: true });
+        // history is asked only of an idle node: a busy one answers the same with it.
+        expect(await h.target.view({ hostname: n.name, manager: reg.manager ?? null }, { history: true })).toMatchObject({ present: true, busy: true });
+      }
+      if (h.target.listAgents) {
+        const agent = (await h.target.listAgents()).find((a) => a.name === n.name);
+        expect(agent).toMatchObject({ name: n.name, busy: true });
+      }
+    });
+
+    it('listAgents lists a registered node as the master has it, and changes nothing', async (ctx) => {
+      const skip = agentsSkip();
+      if (skip) return ctx.skip(skip);
+      const n = node({ description: 'listed by the contract', labels: ['contract', 'listed'] });
+      await register(h.target, n);
+      await masterShows(n.name, true);
+      const before = await everything();
+      const agents: TargetAgent[] = await h.target.listAgents!();
+      const agent = agents.find((a) => a.name === n.name);
+      expect(agent).toBeDefined();
+      expect(agent!.description).toBe('listed by the contract');
+      expect([...agent!.labels].sort()).toEqual(['contract', 'listed']);
+      expect(agent).toMatchObject({ offline: false, busy: false });
+      // Names are unique, and a node the master does not know is not listed.
+      expect(new Set(agents.map((a) => a.name)).size).toBe(agents.length);
+      expect(agents.some((a) => a.name === `contract-${process.pid}-never`)).toBe(false);
+      // Every node the suite still has registered is listed.
+      for (const [hostname] of live) if (await h.registered(hostname)) expect(agents.some((a) => a.name === hostname)).toBe(true);
+      // Read-only: the master, and every node on it, is as it was.
+      await h.target.listAgents!();
+      expect(await everything()).toEqual(before);
+    });
+
+    it('listAgents lists a node taken offline as offline, and no longer lists an unregistered one', async (ctx) => {
+      const skip = agentsSkip();
+      if (skip) return ctx.skip(skip);
+      const held = node();
+      const heldReg = await register(h.target, held);
+      const gone = node();
+      const goneReg = await register(h.target, gone);
+      await masterShows(held.name, true);
+      await masterShows(gone.name, true);
+      await h.target.takeOffline!({ hostname: held.name, manager: heldReg.manager ?? null }, 'contract: held', 'hold');
+      await unregister(h.target, gone.name, goneReg);
+      await masterShows(gone.name, false);
+      const agents = await h.target.listAgents!();
+      expect(agents.some((a) => a.name === gone.name)).toBe(false);
+      // Where a hold leaves the node on the master, it is listed offline.
+      const a = agents.find((x) => x.name === held.name);
+      if (await h.registered(held.name)) expect(a).toMatchObject({ offline: true, busy: false });
+      else expect(a).toBeUndefined();
+      await unregister(h.target, held.name, heldReg);
+      await masterShows(held.name, false);
     });
 
     // Last: it closes the target under test.

@@ -1,11 +1,17 @@
 // Runs the Target contract against both targets: JenkinsTarget over HTTP to the simulated
 // master's REST API, and GearmanTarget through a real gearmand to the simulated master serving
 // node_assign:<target> and node_revoke:<manager>. "Registered" is asked of the master itself.
+// Both masters run builds for the busy cases: a Gearman job `build:contract-busy:contract-busy`
+// (as Zuul submits one) that only the node carrying that label takes, on a build clock that never
+// moves, so the build runs until its node is removed.
 import { defineTargetContract } from '../contract/target-contract.js';
 import { startGearmand } from '../helpers/gearmand.js';
 import { waitFor } from '../helpers/wait.js';
+import { ManualClock } from '../../src/clock.js';
 import { GearmanAdminClient } from '../../src/gearman/admin-client.js';
-import { startSimMaster, type SimMaster } from '../../src/sim/master.js';
+import type { GearmanServerAddress } from '../../src/sim/gearmanode.js';
+import { startLoad, type Load } from '../../src/sim/load.js';
+import { startSimMaster, type SimMaster, type SimMasterOptions } from '../../src/sim/master.js';
 import { GearmanTarget } from '../../src/targets/gearman.js';
 import { JenkinsTarget } from '../../src/targets/jenkins.js';
 import { silentLogger } from '../../src/log.js';
@@ -25,31 +31,85 @@ function portOn(sim: SimMaster) {
   return (name: string) => sim.nodes().find((n) => n.name === name)?.port;
 }
 
-defineTargetContract('JenkinsTarget (simulated master over HTTP)', async () => {
-  // No gearman servers: only the REST conversation matters here.
-  const sim = await startSimMaster({ gearman: [], user: USER, apiToken: TOKEN, log: silentLogger });
-  const jenkins = (apikey: string) =>
-    new JenkinsTarget({ name: 'jenkins01', url: sim.jenkinsUrl, user: USER, apikey, credentialsId: 'ssh-cred', log: silentLogger, timeoutMs: 10_000 });
+const BUSY_LABEL = 'contract-busy';
+/** The one job the masters know: only a node carrying BUSY_LABEL registers its build functions. */
+const busyJobs: Pick<SimMasterOptions, 'jobs' | 'clock' | 'buildDurationMs'> = {
+  jobs: [{ name: 'contract-busy', labels: [BUSY_LABEL] }],
+  // Never advanced: a build started stays running until its node is deleted.
+  clock: new ManualClock(Date.now()),
+  buildDurationMs: 60_000,
+};
+
+/** Queues builds through gearmand and waits until the master runs one on the named node. */
+function buildRunner(sim: SimMaster, server: GearmanServerAddress, loads: Load[]) {
   return {
-    target: jenkins(TOKEN),
-    registered: onMaster(sim, 'rest'),
-    schedulable: schedulableOn(sim, 'rest'),
-    portOnMaster: portOn(sim),
-    existsAsksMaster: true,
-    freshTarget: () => jenkins(TOKEN),
-    badCredentialsTarget: () => jenkins('not-the-token'),
-    teardown: () => sim.close(),
+    label: BUSY_LABEL,
+    async start(name: string): Promise<void> {
+      // The node registers its build functions asynchronously after it is added: wait for its worker.
+      await waitFor(() => sim.nodes().find((n) => n.name === name)?.registered === true, { what: `node ${name} serving its build functions`, timeoutMs: 10_000 });
+      loads.push(startLoad({ gearman: [server], jobs: [{ name: 'contract-busy', label: BUSY_LABEL }], count: 1, ratePerSecond: 100 }));
+      await waitFor(() => sim.builds().some((b) => b.node === name && b.result === null), { what: `a build running on ${name}`, timeoutMs: 10_000 });
+    },
   };
+}
+
+/** The master's nodes and the mutating REST requests it served: what a read-only call must leave as it was. */
+function masterState(sim: SimMaster) {
+  return () => ({
+    nodes: sim
+      .nodes()
+      .map((n) => ({ name: n.name, via: n.via, labels: n.labels, description: n.description, port: n.port, busy: n.busy, buildsRun: n.buildsRun, temporarilyOffline: n.temporarilyOffline }))
+      .sort((a, b) => a.name.localeCompare(b.name)),
+    writes: Object.entries(sim.requests())
+      .filter(([key]) => !key.startsWith('GET ') && !key.startsWith('HEAD '))
+      .sort(([a], [b]) => a.localeCompare(b)),
+    builds: sim.builds().length,
+  });
+}
+
+defineTargetContract('JenkinsTarget (simulated master over HTTP)', async () => {
+  // gearmand only to run builds on an agent (the Gearman plugin's side); registration is REST.
+  const gearmand = await startGearmand();
+  const loads: Load[] = [];
+  let sim: SimMaster | null = null;
+  try {
+    const server = { host: gearmand.host, port: gearmand.port };
+    sim = await startSimMaster({ gearman: [server], user: USER, apiToken: TOKEN, log: silentLogger, ...busyJobs });
+    const master = sim;
+    const jenkins = (apikey: string) =>
+      new JenkinsTarget({ name: 'jenkins01', url: master.jenkinsUrl, user: USER, apikey, credentialsId: 'ssh-cred', log: silentLogger, timeoutMs: 10_000 });
+    return {
+      target: jenkins(TOKEN),
+      registered: onMaster(master, 'rest'),
+      schedulable: schedulableOn(master, 'rest'),
+      portOnMaster: portOn(master),
+      existsAsksMaster: true,
+      freshTarget: () => jenkins(TOKEN),
+      badCredentialsTarget: () => jenkins('not-the-token'),
+      builds: buildRunner(master, server, loads),
+      masterState: masterState(master),
+      async teardown() {
+        await Promise.allSettled(loads.map((l) => l.stop()));
+        await master.close();
+        await gearmand.stop();
+      },
+    };
+  } catch (error) {
+    await sim?.close();
+    await gearmand.stop();
+    throw error;
+  }
 });
 
 // Gearman has no authentication (no badCredentialsTarget) and no "which nodes do you hold"
 // request (existsAsksMaster stays false): those cases skip.
 defineTargetContract('GearmanTarget (real gearmand, simulated master as manager)', async () => {
   const gearmand = await startGearmand();
+  const loads: Load[] = [];
   let sim: SimMaster | null = null;
   try {
     const server = { host: gearmand.host, port: gearmand.port };
-    sim = await startSimMaster({ gearman: [server], user: USER, apiToken: TOKEN, log: silentLogger, gearmanTargetName: 'contract', managerName: 'sim-manager' });
+    sim = await startSimMaster({ gearman: [server], user: USER, apiToken: TOKEN, log: silentLogger, gearmanTargetName: 'contract', managerName: 'sim-manager', ...busyJobs });
     // The master's management worker registers asynchronously: wait until gearmand lists it.
     const admin = new GearmanAdminClient({ host: server.host, port: server.port });
     try {
@@ -68,7 +128,10 @@ defineTargetContract('GearmanTarget (real gearmand, simulated master as manager)
       schedulable: schedulableOn(master, 'gearman'),
       portOnMaster: portOn(master),
       freshTarget: gearman,
+      builds: buildRunner(master, server, loads),
+      masterState: masterState(master),
       async teardown() {
+        await Promise.allSettled(loads.map((l) => l.stop()));
         await master.close();
         await gearmand.stop();
       },
