@@ -15,7 +15,7 @@ import { waitFor } from '../helpers/wait.js';
 import { exited } from '../helpers/daemon-process.js';
 import { startSimMaster, type SimMaster } from '../../src/sim/master.js';
 import { startLoad } from '../../src/sim/load.js';
-import { silentLogger } from '../../src/log.js';
+import { createLogger, silentLogger } from '../../src/log.js';
 
 let gearmand: Gearmand | null = null;
 let sim: SimMaster | null = null;
@@ -140,5 +140,22 @@ it('nodepool -c 0.x.yaml -s secure.conf daemon: logs each warning once, register
   expect(warnings.map((w) => w.config!.split(': ')[1])).toEqual(['script-dir', 'dburi', 'cron.cleanup', 'cron.check', 'providers[0].project-id', '[database] dburi']);
   expect(warnings.every((w) => w.level === 40)).toBe(true);
   const text = await readFile(logFile, 'utf8');
+  for (const secret of ['db-pass', 'sim-token', "'secret'"]) expect(text).not.toContain(secret);
+});
+
+it('SIGHUP reload of a 0.x nodepool.yaml logs its warnings again, as start does', { timeout: 60_000 }, async () => {
+  sim = await startSimMaster({ gearman: [], user: 'nodepool', apiToken: 'sim-token', log: silentLogger });
+  h = await startPool({ clouds: [{ name: 'cloud-a', maxServers: 2 }], labels: [{ name: 'small', minReady: 0, providers: ['cloud-a'] }] });
+  h.env.NODEPOOL_SECURE = await writeV0Config(h, sim, null, 0);
+  const lines: { msg: string; config?: string; level: number }[] = [];
+  const log = createLogger({ level: 'warn', destination: { write: (s: string) => void lines.push(JSON.parse(s) as (typeof lines)[number]) } });
+  const daemon = await h.startDaemon(log);
+  lines.length = 0;
+  expect(await daemon.reload()).toBe(true);
+  const warnings = lines.filter((l) => l.msg === 'config key read differently from Nodepool 0.x');
+  expect(warnings.map((w) => w.config!.split(': ')[1])).toEqual(['script-dir', 'dburi', 'cron.cleanup', 'cron.check', 'providers[0].project-id', '[database] dburi']);
+  expect(warnings.every((w) => w.level === 40)).toBe(true);
+  expect(warnings.filter((w) => !w.config!.startsWith(`${h!.configPath}:`)).map((w) => w.config)).toEqual([expect.stringMatching(/secure\.conf:2:1: \[database\] dburi: ignored/)]);
+  const text = JSON.stringify(lines);
   for (const secret of ['db-pass', 'sim-token', "'secret'"]) expect(text).not.toContain(secret);
 });
