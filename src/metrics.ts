@@ -212,6 +212,12 @@ export class Metrics {
     help: 'Good build event frames whose handling failed',
     registers: [this.registry],
   });
+  readonly eventReconnects = new Counter({
+    name: 'nodepool_build_event_reconnects_total',
+    help: 'ZeroMQ publisher reconnects after a disconnect (its frames meanwhile are lost), by publisher URL as configured',
+    labelNames: ['publisher'] as const,
+    registers: [this.registry],
+  });
   readonly gearmanUp = new Gauge({
     name: 'nodepool_gearman_server_up',
     help: '1 when the gearman server answered its last status poll, 0 when not',

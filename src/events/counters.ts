@@ -21,6 +21,7 @@ export interface EventMetrics {
   eventFrames: Counter<never>;
   eventFramesBad: Counter<'reason'>;
   eventHandlerErrors: Counter<never>;
+  eventReconnects: Counter<'publisher'>;
 }
 
 export class EventCounters {
@@ -49,8 +50,10 @@ export class EventCounters {
     this.metrics?.eventHandlerErrors.inc();
   }
 
-  reconnected(): void {
+  /** A publisher (its URL as configured) connected again after a disconnect. */
+  reconnected(publisher: string): void {
     this.counts.reconnects += 1;
+    this.metrics?.eventReconnects.inc({ publisher });
   }
 
   stats(): EventListenerStats {

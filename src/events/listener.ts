@@ -68,7 +68,8 @@ export class EventListener {
     this.counts = opts.counters ?? new EventCounters();
     // linger 0: nothing is ever sent on a SUB socket except subscriptions; close must not wait.
     this.sock = new Subscriber({ reconnectInterval: opts.reconnectIntervalMs ?? 100, linger: 0 });
-    if (opts.onReconnect) this.watchReconnects(opts.urls, opts.onReconnect);
+    // Reconnects are counted (/health, nodepool_build_event_reconnects_total) with or without a handler.
+    this.watchReconnects(opts.urls, opts.onReconnect);
     for (const url of opts.urls) this.sock.connect(url);
     this.sock.subscribe();
     this.log.info({ urls: opts.urls }, 'listening for build events');
@@ -89,7 +90,7 @@ export class EventListener {
   }
 
   /** Observer events: `disconnect` marks the URL down, the next `connect` for it is a reconnect. */
-  private watchReconnects(urls: readonly string[], onReconnect: (url: string) => void): void {
+  private watchReconnects(urls: readonly string[], onReconnect: ((url: string) => void) | undefined): void {
     this.sock.events.on('disconnect', (ev) => {
       const url = configuredUrl(ev.address, urls);
       if (!url || this.closed) return;
@@ -99,8 +100,9 @@ export class EventListener {
     this.sock.events.on('connect', (ev) => {
       const url = configuredUrl(ev.address, urls);
       if (!url || this.closed || !this.down.delete(url)) return;
-      this.counts.reconnected();
+      this.counts.reconnected(url);
       this.log.info({ url }, 'build event publisher connected again');
+      if (!onReconnect) return;
       try {
         onReconnect(url);
       } catch (err) {

@@ -9,8 +9,10 @@ import { startPool, type PoolHarness } from '../helpers/pool-harness.js';
 import { waitFor } from '../helpers/wait.js';
 import { ManualClock } from '../../src/clock.js';
 import type { Daemon } from '../../src/daemon.js';
+import { EventCounters } from '../../src/events/counters.js';
 import { EventListener, configuredUrl, type EventListenerStats } from '../../src/events/listener.js';
 import { silentLogger } from '../../src/log.js';
+import { Metrics } from '../../src/metrics.js';
 import { startLoad, type Load } from '../../src/sim/load.js';
 import { startSimMaster, type SimMaster } from '../../src/sim/master.js';
 
@@ -47,12 +49,16 @@ it('onReconnect: not on the first connect, once per return after a disconnect, w
   const url = `tcp://localhost:${port}`;
   const reconnects: string[] = [];
   const got: string[] = [];
-  const listener = new EventListener({ urls: [url], log: silentLogger, reconnectIntervalMs: 50, onEvent: (ev) => void got.push(ev.name), onReconnect: (u) => void reconnects.push(u) });
+  const metrics = new Metrics();
+  const reconnectSeries = async () => (await metrics.eventReconnects.get()).values.map((v) => ({ labels: v.labels, value: v.value }));
+  const listener = new EventListener({ urls: [url], log: silentLogger, reconnectIntervalMs: 50, counters: new EventCounters(metrics), onEvent: (ev) => void got.push(ev.name), onReconnect: (u) => void reconnects.push(u) });
   closers.push(() => listener.close());
   const frame = (name: string) => `onStarted ${JSON.stringify({ name, url: 'job/x/', build: { number: 1, node_name: 'n' } })}`;
   let n = 0;
   await waitFor(async () => (await pub.send(frame(`first-${++n}`)), got.length > 0), { what: 'the first subscription live', intervalMs: 20 });
   expect(reconnects).toEqual([]);
+  // The first connect is not a reconnect: no series yet.
+  expect(await reconnectSeries()).toEqual([]);
 
   for (const round of [1, 2]) {
     pub.close();
@@ -72,6 +78,34 @@ it('onReconnect: not on the first connect, once per return after a disconnect, w
   }
   expect(reconnects).toEqual([url, url]);
   expect(listener.stats().reconnects).toBe(2);
+  // Prometheus counts the same, by the URL as configured (not the address libzmq resolved).
+  expect(await reconnectSeries()).toEqual([{ labels: { publisher: url }, value: 2 }]);
+});
+
+it('reconnects are counted without an onReconnect handler too', { timeout: 30_000 }, async () => {
+  let pub = new Publisher({ linger: 0 });
+  await pub.bind('tcp://127.0.0.1:*');
+  closers.push(() => pub.close());
+  const port = Number(pub.lastEndpoint!.split(':').pop());
+  const url = `tcp://127.0.0.1:${port}`;
+  const metrics = new Metrics();
+  const got: string[] = [];
+  const listener = new EventListener({ urls: [url], log: silentLogger, reconnectIntervalMs: 50, counters: new EventCounters(metrics), onEvent: (ev) => void got.push(ev.name) });
+  closers.push(() => listener.close());
+  const frame = `onStarted ${JSON.stringify({ name: 'j', url: 'job/j/', build: { number: 1, node_name: 'n' } })}`;
+  await waitFor(async () => (await pub.send(frame), got.length > 0), { what: 'the first subscription live', intervalMs: 20 });
+  pub.close();
+  pub = new Publisher({ linger: 0 });
+  await waitFor(async () => {
+    try {
+      await pub.bind(url);
+      return true;
+    } catch {
+      return false;
+    }
+  }, { what: 'the port bound again' });
+  await waitFor(() => listener.stats().reconnects === 1, { what: 'the reconnect counted' });
+  expect((await metrics.eventReconnects.get()).values.map((v) => ({ labels: v.labels, value: v.value }))).toEqual([{ labels: { publisher: url }, value: 1 }]);
 });
 
 async function publisherRestart(offlineWhenComplete: boolean): Promise<void> {
@@ -122,6 +156,9 @@ async function publisherRestart(offlineWhenComplete: boolean): Promise<void> {
 
   await sim.startPublisher();
   await waitFor(() => events().reconnects === 1, { what: 'the reconnect seen' });
+  // /metrics says so too, by the publisher as configured.
+  const scrape = await daemon.metrics.registry.metrics();
+  expect(scrape).toContain(`nodepool_build_event_reconnects_total{publisher="${sim.zmqUrl}"} 1`);
   await waitFor(() => passes() > passesBefore, { what: 'the pass the reconnect asked' });
   // Its cost: one api/json per node; build history (rssAll) only for an idle agent left online.
   expect(gets('api/json') - json0).toBe(2);
