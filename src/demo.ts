@@ -153,7 +153,10 @@ export async function runDemo(root = process.cwd()): Promise<void> {
         `  npx nodepool --db ${db} list              # nodes: building, ready, in-use, used, deleting`,
         `  npx nodepool --db ${db} hold ID --reason debugging --expire 10m`,
         `  npx nodepool --db ${db} delete ID         # a replacement launches within a second`,
-        ...(bakes ? [`  npx nodepool --db ${db} image-list        # the image baked from images/setup.sh (small nodes boot it)`] : []),
+        bakes
+          ? `  npx nodepool --db ${db} image-list        # the image baked from images/setup.sh (small nodes boot it)`
+          : `  npx nodepool --db ${db} image-list        # baked images (none here: without bubblewrap nothing is baked)`,
+        `  ${web.url}/ in a browser                   # live status page: labels x providers, pool chart, events, images`,
         `  curl ${web.url}/metrics                    # Prometheus metrics (also /health, /api/nodes)`,
         ...(sim ? [`  curl -u nodepool:demo-token ${sim.jenkinsUrl}computer/api/json   # the master's nodes`] : []),
         'Ctrl-C stops the demo.',
