@@ -37,7 +37,7 @@ import { createDriver } from '../providers/registry.js';
 import { errorCode } from './errors.js';
 import { resolveDeploymentId } from './deployment-id.js';
 import type { LiveFigures } from './views.js';
-import { createStatsd } from './statsd.js';
+import { createStatsd, statsdChanged } from './statsd.js';
 
 export interface DaemonOptions {
   configPath: string;
@@ -510,6 +510,10 @@ export class Daemon {
     for (const name of changes.targetsToCreate) this.targets.set(name, this.makeTarget(next.targets.find((t) => t.name === name)!));
     void Promise.allSettled(closing.map((t) => t.close()));
     const ciChanged = changes.ciChanged;
+    // A changed `statsd:` gets a new client at once; the old one closes.
+    if (statsdChanged(this.cfg, next, this.opts.env ?? process.env)) {
+      void this.metrics.replaceStatsd(createStatsd(next, this.opts.env ?? process.env, this.log, () => this.metrics.refresh()));
+    }
     this.cfg = next;
     if (ciChanged) {
       await Promise.allSettled([this.events?.close(), this.demandSource?.close()]);

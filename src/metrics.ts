@@ -381,8 +381,26 @@ export class Metrics {
     this.statsd?.job(job, runtimeMs);
   }
 
+  /**
+   * A reload changed `statsd:`: every stat from now on goes to `next` (null: off), and the old
+   * client closes (it sends each stat at once: nothing is left to flush). After close(), `next`
+   * is closed at once.
+   */
+  async replaceStatsd(next: StatsdSink | null): Promise<void> {
+    const old = this.statsd;
+    if (this.closed) {
+      await next?.close();
+      return;
+    }
+    this.statsd = next;
+    await old?.close();
+  }
+
+  private closed = false;
+
   /** Stops statsd; idempotent. */
   async close(): Promise<void> {
+    this.closed = true;
     const s = this.statsd;
     this.statsd = null;
     await s?.close();

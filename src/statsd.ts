@@ -145,6 +145,19 @@ export class StatsdReporter implements StatsdSink {
   }
 }
 
+/**
+ * Whether a reload from `prev` to `next` changes where or how statsd is sent (host, port, prefix,
+ * interval; the environment is the daemon's own and does not change). An environment that cannot
+ * be read is no change: it was read the same way at start.
+ */
+export function statsdChanged(prev: Config, next: Config, env: Record<string, string | undefined>): boolean {
+  try {
+    return JSON.stringify(statsdSettings(prev, env)) !== JSON.stringify(statsdSettings(next, env));
+  } catch {
+    return false;
+  }
+}
+
 /** A reporter when statsd is configured (config or environment), else null. */
 export function createStatsd(cfg: Config, env: Record<string, string | undefined>, log: Logger, snapshot: () => Promise<PoolSnapshot | null>): StatsdReporter | null {
   const settings = statsdSettings(cfg, env);

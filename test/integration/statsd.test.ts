@@ -1,7 +1,9 @@
 // statsd against a real UDP listener: Nodepool 0.x key names for gauges, launch, delete, task and
 // job stats, from the reporter alone and from a daemon (config key and STATSD_HOST alike).
-import { afterEach, describe, expect, it } from 'vitest';
+import { readFile, writeFile } from 'node:fs/promises';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../src/config.js';
+import { markForDeletion } from '../../src/operator-actions.js';
 import { silentLogger } from '../../src/log.js';
 import type { NodeRecord, NodeState } from '../../src/model.js';
 import { keyPart, statsdSettings, StatsdReporter } from '../../src/statsd.js';
@@ -11,13 +13,16 @@ import { startUdpListener, type UdpListener } from '../helpers/udp-listener.js';
 import { waitFor } from '../helpers/wait.js';
 
 let udp: UdpListener | null = null;
+let udp2: UdpListener | null = null;
 let reporter: StatsdReporter | null = null;
 let h: PoolHarness | null = null;
 afterEach(async () => {
+  vi.restoreAllMocks();
   await reporter?.close();
   await h?.close();
   await udp?.close();
-  udp = reporter = h = null;
+  await udp2?.close();
+  udp = udp2 = reporter = h = null;
 });
 
 const cfgText = `labels:
@@ -122,5 +127,53 @@ describe('statsd', () => {
     const daemon = await h.startDaemon();
     await waitFor(async () => (await daemon.store.listNodes({ states: ['ready'] })).length === 1, { what: 'min-ready' });
     await waitFor(() => udp!.lines().includes('nodepool.launch.ready:1|c'), { what: 'the launch counter' });
+  });
+
+  it('SIGHUP: a changed `statsd:` sends to the new address and prefix at once and closes the old client; an unchanged one is kept; removed, statsd stops', { timeout: 60_000 }, async () => {
+    udp = await startUdpListener();
+    udp2 = await startUdpListener();
+    const [first, second] = [udp, udp2];
+    h = await startPool({
+      clouds: [{ name: 'cloud-a', maxServers: 2 }],
+      labels: [{ name: 'small', minReady: 1, providers: ['cloud-a'] }],
+      extraTop: [`statsd: { host: 127.0.0.1, port: ${first.port}, prefix: one, interval: 0.1s }`],
+    });
+    const daemon = await h.startDaemon();
+    await waitFor(() => first.gauges().get('one.nodepool.nodes.ready') === 1, { what: 'the ready gauge on the first listener' });
+    const closes = vi.spyOn(StatsdReporter.prototype, 'close');
+    const original = await readFile(h.configPath, 'utf8');
+
+    // A reload that leaves statsd alone keeps its client.
+    const kept = daemon.metrics.statsd;
+    await writeFile(h.configPath, `${original}\n# edited, statsd untouched\n`);
+    expect(await daemon.reload()).toBe(true);
+    expect(daemon.metrics.statsd).toBe(kept);
+    expect(closes).not.toHaveBeenCalled();
+
+    // Another port and prefix: the new client sends there, the old one is closed and sends nothing more.
+    await writeFile(h.configPath, original.replace(`port: ${first.port}, prefix: one`, `port: ${second.port}, prefix: two`));
+    expect(await daemon.reload()).toBe(true);
+    expect(daemon.metrics.statsd).not.toBe(kept);
+    expect(closes).toHaveBeenCalledTimes(1);
+    expect(closes.mock.contexts[0]).toBe(kept);
+    await waitFor(() => second.gauges().get('two.nodepool.nodes.ready') === 1, { what: 'the ready gauge on the new listener' });
+    const firstLines = first.lines().length;
+    // Event stats go to the new client too: a delete's timer after the node is deleted and replaced.
+    const [ready] = await daemon.store.listNodes({ states: ['ready'] });
+    await markForDeletion(daemon.store, ready.id);
+    daemon.requestDelete(ready.id);
+    await waitFor(() => second.lines().some((l) => /^two\.nodepool\.delete\.ubuntu\.cloud-a\.[^:]+:\d+\|ms$/.test(l)), { what: 'the delete timer on the new listener' });
+    await waitFor(() => second.lines().includes('two.nodepool.launch.provider.cloud-a.ready:1|c'), { what: 'the replacement\'s launch counter on the new listener' });
+    // Several gauge rounds later (0.1 s each, counted on the new listener), the old one got nothing more.
+    const rounds = () => second.lines().filter((l) => l.startsWith('two.nodepool.nodes.ready:')).length;
+    const seen = rounds();
+    await waitFor(() => rounds() >= seen + 3, { what: 'three more gauge rounds' });
+    expect(first.lines().length).toBe(firstLines);
+
+    // The key removed (and no STATSD_HOST): statsd is off, the client closed.
+    await writeFile(h.configPath, original.replace(/^statsd: .*\n/m, ''));
+    expect(await daemon.reload()).toBe(true);
+    expect(daemon.metrics.statsd).toBeNull();
+    expect(closes).toHaveBeenCalledTimes(2);
   });
 });
