@@ -8,7 +8,7 @@ import { setMaxListeners } from 'node:events';
 import { systemClock, type Clock } from '../src/clock.js';
 import { CapacityError, LaunchError, NotFoundError, QuotaExceededError, RateLimitedError, errorCode } from '../src/errors.js';
 import { silentLogger, type Logger } from '../src/log.js';
-import { chooseFlavor, type CloudImage, type CloudServer, type CreateServerRequest, type Flavor, type ProviderDriver, type Quota } from './provider.js';
+import { chooseFlavor, type CloudImage, type CloudServer, type CreateServerRequest, type Flavor, type ImageArtifact, type ProviderDriver, type Quota } from './provider.js';
 import { cappedRetryAfter, retryPolicy, withRetry, type RetryPolicy } from './retry.js';
 import { ServerPoller, type ServerSnapshot } from './server-poller.js';
 import { TokenBucket } from './token-bucket.js';
@@ -244,6 +244,23 @@ export class ManagedProvider {
   async deleteImage(id: string, signal?: AbortSignal): Promise<void> {
     await this.ignoreNotFound(this.retried('deleteImage', () => this.driver.deleteImage(id), signal));
     this.images.invalidate();
+  }
+
+  /** The driver lists image artifacts (listImageArtifacts: EC2's snapshots). */
+  get hasImageArtifacts(): boolean {
+    return typeof this.driver.listImageArtifacts === 'function' && typeof this.driver.deleteImageArtifact === 'function';
+  }
+
+  /** Image artifacts of ours (empty for a driver without them). */
+  listImageArtifacts(signal?: AbortSignal): Promise<ImageArtifact[]> {
+    const list = this.driver.listImageArtifacts?.bind(this.driver);
+    return list ? this.retried('listImageArtifacts', list, signal) : Promise.resolve([]);
+  }
+
+  /** Deletes an image artifact; one already gone counts as deleted. */
+  async deleteImageArtifact(id: string, signal?: AbortSignal): Promise<void> {
+    const del = this.driver.deleteImageArtifact?.bind(this.driver);
+    if (del) await this.ignoreNotFound(this.retried('deleteImageArtifact', () => del(id), signal));
   }
 
   /** Flavors, cached for the TTL (they change rarely). */

@@ -8,6 +8,21 @@ export type { ServerAddress } from './address.js';
 /** Which networks a server joins: the cloud's choice, none at all, or these (by id or name). */
 export type NetworkChoice = 'auto' | 'none' | { id?: string; name?: string }[];
 
+/**
+ * Storage an image is made of that the cloud keeps as a resource of its own and that can outlive
+ * the image (EC2: the EBS snapshots behind an AMI; Nova's snapshots are the images themselves).
+ */
+export interface ImageArtifact {
+  id: string;
+  /** What it is, for logs and the leak metric (`snapshot`). */
+  kind: string;
+  /** Its tags or properties: our image metadata when a bake made it. */
+  metadata: Record<string, string>;
+  /** Images that still use it (an AMI's block device mappings): while any does, it is not a leftover. */
+  usedBy: string[];
+  created: number;
+}
+
 /** Normalised server status: drivers map their cloud's own words onto these. */
 export type ServerStatus = 'building' | 'active' | 'error' | 'deleting' | 'other';
 
@@ -123,6 +138,15 @@ export interface ProviderDriver {
   createImage(serverId: string, name: string, metadata: Record<string, string>): Promise<string>;
   /** NotFoundError if it is already gone. */
   deleteImage(id: string): Promise<void>;
+  /**
+   * Optional, for clouds whose images leave storage of their own behind (EC2's snapshots): every
+   * such artifact carrying our owner tag, with the images using it. Leak cleanup deletes one of
+   * ours that no image uses and no image row owns, seen on two passes (image-reconcile.ts).
+   * Drivers without it (OpenStack) have nothing an image can leave behind.
+   */
+  listImageArtifacts?(): Promise<ImageArtifact[]>;
+  /** With listImageArtifacts: deletes one. NotFoundError if it is already gone. */
+  deleteImageArtifact?(id: string): Promise<void>;
   /** Idempotent. */
   close(): Promise<void>;
   /**

@@ -27,12 +27,12 @@ import { AuthError, CloudServerError, ConfigError, IncompleteListError, NotFound
 import { silentLogger, type Logger } from '../../src/log.js';
 import { META_OWNER, OWNER } from '../../src/model.js';
 import type { AddressPolicy } from '../address.js';
-import type { CloudImage, CloudServer, CreateServerRequest, Flavor, ProviderDriver, Quota } from '../provider.js';
+import type { CloudImage, CloudServer, CreateServerRequest, Flavor, ImageArtifact, ProviderDriver, Quota } from '../provider.js';
 import { Batcher } from './batcher.js';
 import { mapEc2Error } from './errors.js';
 import { RecentWrites } from './recent.js';
 import { ec2RateLimits } from './limits.js';
-import { imageSnapshotIds, isAmiId, isTerminated, metadataToTags, toCloudImage, toCloudServer, toFlavor } from './mapping.js';
+import { imageSnapshotIds, isAmiId, isTerminated, launchFailed, metadataToTags, toCloudImage, toCloudServer, toFlavor, toImageArtifact } from './mapping.js';
 
 export interface Ec2DriverOptions {
   clock?: Clock;
@@ -76,6 +76,10 @@ export function createEc2Driver(cfg: ProviderConfig, opts: Ec2DriverOptions = {}
   const now = () => clock.now();
   const flavorsByType = new Map<string, Flavor>();
   const reportedTerminations = new Set<string>();
+  /** Failed launches we have deleted: from then on gone, as any terminated instance (EC2 keeps describing them). */
+  const dismissed = new Set<string>();
+  /** Listed: not terminated, or a failed launch not yet deleted (an `error` server). */
+  const shown = (i: Instance) => !isTerminated(i) || (launchFailed(i) && !dismissed.has(i.InstanceId ?? ''));
   // Only what a tag-filtered read would show is remembered: the rest is never listed anyway.
   const recentServers = new RecentWrites<CloudServer>(CONSISTENCY_WINDOW_MS, now);
   const recentImages = new RecentWrites<CloudImage>(CONSISTENCY_WINDOW_MS, now);
@@ -138,6 +142,7 @@ export function createEc2Driver(cfg: ProviderConfig, opts: Ec2DriverOptions = {}
       }
     }
     for (const id of reportedTerminations) if (!listed.has(id)) reportedTerminations.delete(id);
+    for (const id of dismissed) if (!listed.has(id)) dismissed.delete(id);
   }
 
   /** Sizes of these instance types, from the list cache or one DescribeInstanceTypes. */
@@ -263,7 +268,7 @@ export function createEc2Driver(cfg: ProviderConfig, opts: Ec2DriverOptions = {}
       noteTerminations(instances);
       // EC2 lists a terminated instance for about an hour: one absent from the list is one the list cannot see yet.
       recentServers.seen(instances.map((i) => i.InstanceId ?? ''));
-      return [...instances.filter((i) => !isTerminated(i)).map((i) => toCloudServer(i, policy, now)), ...recentServers.unseen()];
+      return [...instances.filter(shown).map((i) => toCloudServer(i, policy, now)), ...recentServers.unseen()];
     },
 
     async getServer(id: string): Promise<CloudServer> {
@@ -279,7 +284,7 @@ export function createEc2Driver(cfg: ProviderConfig, opts: Ec2DriverOptions = {}
       if (!instance && recentServers.get(id)) return recentServers.get(id)!;
       recentServers.seen([id]);
       // EC2 keeps describing a terminated instance for a while; for us it is gone.
-      if (!instance || isTerminated(instance)) throw new NotFoundError(`EC2 DescribeInstances: InvalidInstanceID.NotFound: instance ${id} does not exist (or is terminated)`, 404);
+      if (!instance || !shown(instance)) throw new NotFoundError(`EC2 DescribeInstances: InvalidInstanceID.NotFound: instance ${id} does not exist (or is terminated)`, 404);
       return toCloudServer(instance, policy, now);
     },
 
@@ -290,6 +295,7 @@ export function createEc2Driver(cfg: ProviderConfig, opts: Ec2DriverOptions = {}
         if (err instanceof NotFoundError && recentServers.get(id)) throw notYetVisible('instance', id, err);
         throw err;
       }
+      dismissed.add(id);
       // Until a list shows it, one we just made and terminated is shutting down, not building.
       const made = recentServers.get(id);
       if (made) recentServers.add(id, { ...made, status: 'deleting', rawStatus: 'shutting-down' });
@@ -393,6 +399,41 @@ export function createEc2Driver(cfg: ProviderConfig, opts: Ec2DriverOptions = {}
           if (!(err instanceof NotFoundError)) throw err;
         });
       }
+    },
+
+    async listImageArtifacts(): Promise<ImageArtifact[]> {
+      // Snapshots before AMIs: an AMI registered between the two reads is seen using its snapshot.
+      const snapshots = await allPages(
+        'DescribeSnapshots',
+        (NextToken) => client.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: [ownerFilter], MaxResults: pageSize, NextToken })),
+        (p) => p.Snapshots ?? [],
+        (p) => p.NextToken,
+      );
+      if (snapshots.length === 0) return [];
+      // Every AMI of the account, ours or not: any of them using a snapshot keeps it.
+      const images = await allPages(
+        'DescribeImages',
+        (NextToken) => client.send(new DescribeImagesCommand({ Owners: ['self'], MaxResults: pageSize, NextToken })),
+        (p) => p.Images ?? [],
+        (p) => p.NextToken,
+      );
+      const usedBy = new Map<string, string[]>();
+      for (const img of images) {
+        if (!img.ImageId || img.State === 'deregistered') continue;
+        for (const snap of imageSnapshotIds(img)) usedBy.set(snap, [...(usedBy.get(snap) ?? []), img.ImageId]);
+      }
+      recentImages.seen(images.map((i) => i.ImageId ?? ''));
+      // An AMI we just made that reads do not show yet uses its snapshot too (its description names it).
+      const hidden = recentImages.unseen().map((i) => i.id);
+      return snapshots.map((s) => {
+        const used = usedBy.get(s.SnapshotId ?? '') ?? [];
+        const maker = hidden.find((id) => s.Description?.endsWith(`for ${id}`));
+        return toImageArtifact(s, maker && !used.includes(maker) ? [...used, maker] : used, now);
+      });
+    },
+
+    async deleteImageArtifact(id: string): Promise<void> {
+      await send('DeleteSnapshot', () => client.send(new DeleteSnapshotCommand({ SnapshotId: id })));
     },
 
     close(): Promise<void> {

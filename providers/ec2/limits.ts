@@ -58,6 +58,8 @@ const COSTS: Record<string, Record<string, number>> = {
   listImages: { DescribeImages: 2 },
   createImage: { CreateImage: 1 },
   deleteImage: { DescribeImages: 1, DeregisterImage: 1, DeleteSnapshot: 1 },
+  listImageArtifacts: { DescribeSnapshots: 1, DescribeImages: 1 },
+  deleteImageArtifact: { DeleteSnapshot: 1 },
   // (DescribeSnapshots only when the AMI is already gone: not charged ahead)
 };
 

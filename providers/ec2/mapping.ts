@@ -1,8 +1,8 @@
 // Pure translations between EC2's records (as @aws-sdk/client-ec2 types them) and the Provider
 // interface's: instance states, tags and metadata, addresses, instance types, AMIs.
-import type { Image, Instance, InstanceTypeInfo, Tag } from '@aws-sdk/client-ec2';
+import type { Image, Instance, InstanceTypeInfo, Snapshot, Tag } from '@aws-sdk/client-ec2';
 import { chooseAddress, type AddressPolicy, type ServerAddress } from '../address.js';
-import type { CloudImage, CloudServer, Flavor, ServerStatus } from '../provider.js';
+import type { CloudImage, CloudServer, Flavor, ImageArtifact, ServerStatus } from '../provider.js';
 
 /** The tag EC2 shows as an instance's or AMI's name; not part of our metadata. */
 export const NAME_TAG = 'Name';
@@ -10,7 +10,8 @@ export const NAME_TAG = 'Name';
 /**
  * EC2 instance state -> ServerStatus. `terminated` never reaches a caller: listServers leaves
  * terminated instances out (EC2 keeps listing them for about an hour) and getServer answers
- * NotFoundError for one, as the Provider contract asks of a deleted server. `stopping`/`stopped`
+ * NotFoundError for one, as the Provider contract asks of a deleted server, except a failed
+ * launch (launchFailed), which is `error` until deleted. `stopping`/`stopped`
  * (a spot instance stopped by an interruption, an operator's stop) are `other`.
  */
 export function serverStatus(state: string | undefined): ServerStatus {
@@ -29,6 +30,18 @@ export function serverStatus(state: string | undefined): ServerStatus {
 
 export function isTerminated(i: Instance): boolean {
   return i.State?.Name === 'terminated';
+}
+
+/**
+ * State reasons of a launch EC2 could not complete: the instance goes from pending straight to
+ * terminated ("Instance terminates immediately" in EC2's launch troubleshooting guide). A spot
+ * interruption (Server.SpotInstanceTermination) or our own terminate is not one.
+ */
+const LAUNCH_FAILURES = new Set(['Server.InternalError', 'Server.InsufficientInstanceCapacity', 'Client.InternalError', 'Client.VolumeLimitExceeded', 'Client.InvalidSnapshot.NotFound']);
+
+/** A terminated instance whose launch failed: shown as `error` (with the reason as fault) until we delete it. */
+export function launchFailed(i: Instance): boolean {
+  return isTerminated(i) && LAUNCH_FAILURES.has(i.StateReason?.Code ?? '');
 }
 
 /** Tags -> metadata, without the Name tag and AWS's own `aws:` tags. */
@@ -66,9 +79,9 @@ export function instanceAddresses(i: Instance): ServerAddress[] {
 
 export function toCloudServer(i: Instance, policy: AddressPolicy, now: () => number): CloudServer {
   const addresses = instanceAddresses(i);
-  const status = serverStatus(i.State?.Name);
-  // EC2 has no ERROR state: a failed launch goes to terminated with a StateReason, which the
-  // caller sees as a server that vanished while booting. The reason is still useful in logs.
+  // EC2 has no ERROR state: a failed launch goes to terminated with a StateReason, shown as
+  // `error` with that reason as the fault, as a Nova server in ERROR.
+  const status = launchFailed(i) ? 'error' : serverStatus(i.State?.Name);
   const reason = i.StateReason?.Message ?? null;
   return {
     id: i.InstanceId ?? '',
@@ -79,7 +92,7 @@ export function toCloudServer(i: Instance, policy: AddressPolicy, now: () => num
     addresses,
     az: i.Placement?.AvailabilityZone ?? null,
     metadata: tagsToMetadata(i.Tags),
-    fault: status === 'deleting' || status === 'other' ? reason : null,
+    fault: status === 'deleting' || status === 'other' || status === 'error' ? reason : null,
     faultCode: null,
     created: i.LaunchTime ? i.LaunchTime.getTime() : now(),
   };
@@ -126,6 +139,11 @@ export function toCloudImage(img: Image): CloudImage {
 /** The EBS snapshots an AMI's block devices are made of (DeleteSnapshot after DeregisterImage). */
 export function imageSnapshotIds(img: Image): string[] {
   return (img.BlockDeviceMappings ?? []).map((b) => b.Ebs?.SnapshotId).filter((id): id is string => !!id);
+}
+
+/** An EBS snapshot as an image artifact, with the AMIs that use it. */
+export function toImageArtifact(s: Snapshot, usedBy: string[], now: () => number): ImageArtifact {
+  return { id: s.SnapshotId ?? '', kind: 'snapshot', metadata: tagsToMetadata(s.Tags), usedBy, created: s.StartTime ? s.StartTime.getTime() : now() };
 }
 
 /** A `base-image` given as an AMI id rather than a name. */

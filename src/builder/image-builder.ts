@@ -231,17 +231,19 @@ export class ImageBuilder {
 
   /**
    * On every cleanup pass (cleanup.ts, with the server list it just read): snapshots and bake
-   * servers of ours that no row or running bake owns, seen on two consecutive passes, are
-   * deleted. Lists images only where this provider bakes or has image rows.
+   * servers of ours that no row or running bake owns, and image artifacts (the driver's
+   * listImageArtifacts: EC2's snapshots) that no image uses either, seen on two consecutive
+   * passes, are deleted. Lists images only where this provider bakes or has image rows.
    */
   async deleteLeaks(rt: ProviderRuntime, servers: readonly CloudServer[]): Promise<void> {
     const { ctx } = this.deps;
     const name = rt.cfg.name;
     const rows = await ctx.store.listImages({ provider: name });
     if (!rows.length && !rt.cfg.images.some((i) => i.setup) && !this.suspects.get(name)?.size) return;
+    const artifacts = await rt.api.listImageArtifacts();
     const images = await rt.api.listImages();
     const baking = new Set([...this.running.values()].map((b) => b.rowId));
-    const actions = reconcileImages({ provider: name, deploymentId: ctx.deploymentId, rows, images, servers, baking, suspects: this.suspects.get(name) ?? new Set() });
+    const actions = reconcileImages({ provider: name, deploymentId: ctx.deploymentId, rows, images, servers, artifacts, baking, suspects: this.suspects.get(name) ?? new Set() });
     this.suspects.set(name, actions.suspects);
     const log = ctx.log.child({ provider: name });
     for (const image of actions.leakedImages) {
@@ -253,6 +255,11 @@ export class ImageBuilder {
       log.warn({ server: server.id, name: server.name }, 'deleting leaked bake server');
       await rt.api.deleteServer(server.id);
       ctx.metrics.leaks.inc({ provider: name, kind: 'server' });
+    }
+    for (const artifact of actions.leakedArtifacts) {
+      log.warn({ artifact: artifact.id, kind: artifact.kind }, `deleting leaked image ${artifact.kind}`);
+      await rt.api.deleteImageArtifact(artifact.id);
+      ctx.metrics.leaks.inc({ provider: name, kind: artifact.kind });
     }
   }
 

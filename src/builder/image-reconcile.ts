@@ -2,8 +2,12 @@
 // test servers carrying our image metadata. A resource is owned while a bake runs for its row,
 // or (images) while its row is building, ready or deleting and points at it. Anything else of
 // ours is a suspect on the first pass and leaked on the second, as with servers (reconcile.ts).
+// Artifacts (storage an image is made of, EC2's snapshots) are owned while an image uses them or
+// while their row's bake runs, is building (recovery deletes it) or is being deleted (the delete
+// is retried); one left when its image went (a DeleteSnapshot that failed after DeregisterImage,
+// a crash between the two) is judged the same way.
 import { META_DEPLOYMENT, META_IMAGE_ID, META_OWNER, META_PROVIDER, OWNER, type ImageRecord } from '../model.js';
-import type { CloudImage, CloudServer } from '../../providers/provider.js';
+import type { CloudImage, CloudServer, ImageArtifact } from '../../providers/provider.js';
 
 export interface ImageReconcileInput {
   provider: string;
@@ -12,15 +16,18 @@ export interface ImageReconcileInput {
   rows: readonly ImageRecord[];
   images: readonly CloudImage[];
   servers: readonly CloudServer[];
+  /** The driver's image artifacts (listImageArtifacts); absent: none. */
+  artifacts?: readonly ImageArtifact[];
   /** Image rows a bake is running for: they own whatever carries their id. */
   baking: ReadonlySet<number>;
-  /** Keys (`image:ID`, `server:ID`) judged leaked on the previous pass. */
+  /** Keys (`image:ID`, `server:ID`, `artifact:ID`) judged leaked on the previous pass. */
   suspects: ReadonlySet<string>;
 }
 
 export interface ImageReconcileActions {
   leakedImages: CloudImage[];
   leakedServers: CloudServer[];
+  leakedArtifacts: ImageArtifact[];
   suspects: Set<string>;
 }
 
@@ -29,7 +36,7 @@ function ours(metadata: Record<string, string>, deploymentId: string, provider: 
 }
 
 export function reconcileImages(input: ImageReconcileInput): ImageReconcileActions {
-  const out: ImageReconcileActions = { leakedImages: [], leakedServers: [], suspects: new Set() };
+  const out: ImageReconcileActions = { leakedImages: [], leakedServers: [], leakedArtifacts: [], suspects: new Set() };
   const rows = new Map(input.rows.map((r) => [String(r.id), r]));
   const judge = <T extends { id: string }>(key: string, thing: T, owned: boolean, leaked: T[]) => {
     if (owned) return;
@@ -46,6 +53,12 @@ export function reconcileImages(input: ImageReconcileInput): ImageReconcileActio
     if (server.status === 'deleting' || !ours(server.metadata, input.deploymentId, input.provider)) continue;
     const row = rows.get(server.metadata[META_IMAGE_ID]);
     judge(`server:${server.id}`, server, row !== undefined && input.baking.has(row.id), out.leakedServers);
+  }
+  for (const artifact of input.artifacts ?? []) {
+    if (!ours(artifact.metadata, input.deploymentId, input.provider)) continue;
+    const row = rows.get(artifact.metadata[META_IMAGE_ID]);
+    const owned = artifact.usedBy.length > 0 || (row !== undefined && (input.baking.has(row.id) || row.state === 'building' || row.state === 'deleting'));
+    judge(`artifact:${artifact.id}`, artifact, owned, out.leakedArtifacts);
   }
   return out;
 }

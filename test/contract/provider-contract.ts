@@ -44,7 +44,10 @@ export interface ProviderContractHarness {
   breakPagination?(mode: 'repeat-marker' | 'page-404' | 'page-503' | 'repeat-item' | null): Promise<void> | void;
   /** The cloud finishes snapshots (an emulator does; the test rig's fake hypervisor leaves them queued): the snapshot case then waits for active. */
   snapshotsBecomeActive?: boolean;
-  /** Makes new servers end in the cloud's error state (with a fault) until switched off; the case skips when absent. */
+  /**
+   * Makes new servers end in the cloud's error state (with a fault) until switched off (EC2: a
+   * launch that goes pending -> terminated with Server.InternalError); the case skips when absent.
+   */
   failBoots?(on: boolean): Promise<void> | void;
   /** How many list-servers API calls the cloud has answered so far; proves pagination when given. */
   listCalls?(): number;
@@ -387,6 +390,15 @@ export function defineProviderContract(name: string, setup: () => Promise<Provid
       });
       expect(failed.fault).toEqual(expect.any(String));
       expect(failed.fault!.length).toBeGreaterThan(0);
+      // Deleting it is final: it leaves getServer and the list like any deleted server.
+      await h.driver.deleteServer(s.id);
+      await until('the failed server gone', () =>
+        h.driver.getServer(s.id).then(
+          () => undefined,
+          (err: unknown) => (err instanceof NotFoundError ? true : Promise.reject(err)),
+        ),
+      );
+      expect((await h.driver.listServers()).some((x) => x.id === s.id)).toBe(false);
     });
 
     it('lists every server across more than one page', async () => {

@@ -20,6 +20,8 @@ export interface Ec2RegionSpec extends Ec2EmulatorOptions {
   extraYaml?: string[];
   /** Image keys (default: debian base image, min-ram 2048, SSH with the test key). */
   image?: string;
+  /** Keys added to the default image (e.g. `setup`, `image-check`, `snapshot-timeout`). */
+  imageKeys?: Record<string, string | number>;
 }
 
 export interface MixedPoolHarness {
@@ -61,7 +63,7 @@ export function ec2ProviderYaml(r: Ec2RegionSpec, emu: Ec2Emulator, keyPath: str
     ...Object.entries({ ...EC2_DEFAULTS, ...r.settings }).map(([k, v]) => `    ${k}: ${v}`),
     ...(r.extraYaml ?? []).map((l) => `    ${l}`),
     `    images:`,
-    `      - ${r.image ?? `{ name: ubuntu, base-image: ${EC2_BASE_IMAGE}, min-ram: 2048, username: jenkins, private-key: "${keyPath}" }`}`,
+    `      - ${r.image ?? `{ name: ubuntu, base-image: ${EC2_BASE_IMAGE}, min-ram: 2048, username: jenkins, private-key: "${keyPath}"${Object.entries(r.imageKeys ?? {}).map(([k, v]) => `, ${k}: ${v}`).join('')} }`}`,
   ].join('\n');
 }
 

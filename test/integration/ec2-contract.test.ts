@@ -69,6 +69,10 @@ defineProviderContract('ec2', async () => {
       emulators.push(limited);
       return createEc2Driver(ec2ProviderConfig(limited), { clock: frozen });
     },
+    // EC2's own faults under the contract's names: a repeated NextToken, a token refused, a page that fails.
+    breakPagination: (mode) =>
+      emu.setPaginationFault(mode === null ? null : ({ 'repeat-marker': 'repeat-token', 'page-404': 'invalid-token', 'page-503': 'page-error', 'repeat-item': 'repeat-item' } as const)[mode]),
+    failBoots: (on) => emu.failLaunches(on),
     listCalls: () => emu.calls().DescribeInstances ?? 0,
     async teardown() {
       await Promise.all(emulators.map((e) => e.close()));
@@ -239,6 +243,45 @@ describe('EC2 driver against the emulator', () => {
     await driver.deleteImage(id);
     expect(emu.images().some((i) => i.id === id && i.state !== 'deregistered')).toBe(false);
     expect(emu.snapshots().some((x) => x.id === snap.id)).toBe(false);
+  });
+
+  it('a failed launch (pending -> terminated with Server.InternalError) is an error server with its reason until deleted', async () => {
+    emu.failLaunches(true);
+    let s: CloudServer;
+    try {
+      s = await driver.createServer(req('np-failed-launch'));
+    } finally {
+      emu.failLaunches(false);
+    }
+    await clock.advance(1000);
+    expect((await driver.getServer(s.id)).status).toBe('error');
+    expect(emu.instances().find((i) => i.id === s.id)).toMatchObject({ state: 'terminated', stateReason: 'Server.InternalError' });
+    expect((await driver.listServers()).find((x) => x.id === s.id)).toMatchObject({ status: 'error', rawStatus: 'terminated', fault: 'Server.InternalError: Internal error on launch' });
+    await driver.deleteServer(s.id);
+    expect((await driver.listServers()).some((x) => x.id === s.id)).toBe(false);
+    await expect(driver.getServer(s.id)).rejects.toBeInstanceOf(NotFoundError);
+    // A spot interruption is not a failed launch: it stays a vanished (lost) instance.
+    const spot = await createEc2Driver(ec2ProviderConfig(emu, { market: 'spot' }), { clock }).createServer(req('np-spot-gone'));
+    await clock.advance(1000);
+    emu.interruptSpot(spot.id);
+    await clock.advance(1000);
+    expect((await driver.listServers()).some((x) => x.id === spot.id)).toBe(false);
+  });
+
+  it('image artifacts: our snapshots with the AMIs using them; one its AMI left behind is deleted by id', async () => {
+    const s = await driver.createServer(req('np-artifact'));
+    await clock.advance(1000);
+    const ami = await driver.createImage(s.id, 'np-artifact-image', { ...OURS, nodepool_image_id: '5' });
+    const snap = emu.images().find((i) => i.id === ami)!.snapshotId!;
+    expect((await driver.listImageArtifacts!()).find((a) => a.id === snap)).toMatchObject({ kind: 'snapshot', usedBy: [ami], metadata: { ...OURS, nodepool_image_id: '5' } });
+    // DeregisterImage succeeds, DeleteSnapshot fails: the snapshot is used by nothing.
+    emu.inject('DeleteSnapshot', 'InternalError', 1);
+    await expect(driver.deleteImage(ami)).rejects.toThrow(/InternalError/);
+    expect((await driver.listImageArtifacts!()).find((a) => a.id === snap)?.usedBy).toEqual([]);
+    await driver.deleteImageArtifact!(snap);
+    expect(emu.snapshots().some((x) => x.id === snap)).toBe(false);
+    await expect(driver.deleteImageArtifact!(snap)).rejects.toBeInstanceOf(NotFoundError);
+    await driver.deleteServer(s.id);
   });
 
   it('a delete that deregistered the AMI but failed on its snapshot is finished by the next delete', async () => {

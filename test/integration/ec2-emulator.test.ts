@@ -146,6 +146,47 @@ describe('EC2 emulator: instances', () => {
     expect(err).toMatchObject({ name: 'InvalidInstanceID.NotFound', status: 400, message: `The instance ID '${id}' does not exist` });
   });
 
+  it('failLaunches: a launch goes from pending straight to terminated with Server.InternalError, never running', async () => {
+    emu.failLaunches(true);
+    let id: string;
+    try {
+      id = (await run()).Instances![0].InstanceId!;
+    } finally {
+      emu.failLaunches(false);
+    }
+    await clock.advance(5000);
+    const i = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0].Instances![0];
+    expect(i.State).toEqual({ Code: 48, Name: 'terminated' });
+    expect(i.StateReason).toEqual({ Code: 'Server.InternalError', Message: 'Server.InternalError: Internal error on launch' });
+    expect(i.StateTransitionReason).toMatch(/^Server\.InternalError \(2026-12-02 \d\d:\d\d:\d\d GMT\)$/);
+    // The next launch is a normal one.
+    const ok = (await run()).Instances![0].InstanceId!;
+    await clock.advance(5000);
+    expect((await ec2.send(new DescribeInstancesCommand({ InstanceIds: [ok] }))).Reservations![0].Instances![0].State?.Name).toBe('running');
+  });
+
+  it('setPaginationFault: pages after the first repeat their token, refuse it, fail, or repeat an instance', async () => {
+    for (let n = 0; n < 6; n++) await run();
+    const pageOf = (NextToken?: string) => ec2.send(new DescribeInstancesCommand({ MaxResults: 5, NextToken }));
+    const first = await pageOf();
+    const ids = (p: typeof first) => (p.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((x) => x.InstanceId);
+    const clean = await pageOf(first.NextToken);
+    try {
+      emu.setPaginationFault('repeat-token');
+      expect((await pageOf(first.NextToken)).NextToken).toBe(first.NextToken);
+      expect((await pageOf()).NextToken).toBe(first.NextToken);
+      emu.setPaginationFault('invalid-token');
+      expect(await failure(pageOf(first.NextToken))).toMatchObject({ name: 'InvalidPaginationToken', status: 400 });
+      emu.setPaginationFault('page-error');
+      expect(await failure(pageOf(first.NextToken))).toMatchObject({ name: 'InternalError', status: 500 });
+      emu.setPaginationFault('repeat-item');
+      expect(ids(await pageOf(first.NextToken))).toEqual([ids(first).at(-1), ...ids(clean)]);
+    } finally {
+      emu.setPaginationFault(null);
+    }
+    expect(ids(await pageOf(first.NextToken))).toEqual(ids(clean));
+  });
+
   it('filters by tag, tag-key and instance-state-name, with wildcards', async () => {
     const a = (await run({ TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'pool', Value: 'alpha-1' }] }] })).Instances![0].InstanceId!;
     const b = (await run({ TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'pool', Value: 'beta-1' }] }] })).Instances![0].InstanceId!;

@@ -149,6 +149,19 @@ describe('EC2 pool', () => {
     expect(await daemon.store.listLaunchFailures()).toEqual([]);
   });
 
+  it('a failed launch (terminated with Server.InternalError) is a failed boot: recorded with its reason, deleted, and retried', async () => {
+    h = await startMixedPool({ regions: [{ name: 'aws', maxServers: 3 }], labels: [{ name: 'small', minReady: 2, providers: ['aws'] }] });
+    const emu = h.regions.get('aws')!;
+    emu.failLaunches(true);
+    const daemon = await h.startDaemon();
+    const failure = await waitFor(async () => (await daemon.store.listLaunchFailures({ provider: 'aws' }))[0], { what: 'a failed launch recorded', timeoutMs: 30_000 });
+    expect(failure.message).toMatch(/terminated: Server\.InternalError: Internal error on launch/);
+    emu.failLaunches(false);
+    await waitFor(async () => (await daemon.store.listNodes({ states: ['ready'] })).length === 2, { what: 'two ready nodes', timeoutMs: 30_000 });
+    const nodes = await daemon.store.listNodes();
+    expect(live(emu).map((i) => i.id).sort()).toEqual(nodes.map((n) => n.serverId).sort());
+  });
+
   it('an interrupted spot instance is a lost node: its row goes and a replacement launches', async () => {
     h = await startMixedPool({ regions: [{ name: 'aws', maxServers: 3, extraYaml: ['market: spot'] }], labels: [{ name: 'small', minReady: 2, providers: ['aws'] }] });
     const emu = h.regions.get('aws')!;

@@ -111,6 +111,8 @@ export interface InstanceRec {
   terminatedAt: number | null;
   /** When a terminated instance stops being listed. */
   goneAt: number | null;
+  /** The launch fails: pending -> terminated (Server.InternalError) at runningAt, never running. */
+  failsLaunch: boolean;
 }
 
 export interface ImageRec {
@@ -155,6 +157,9 @@ export interface CloudEvents {
 
 const AMAZON_OWNER = '137112412989';
 
+/** The state reason of a launch that failed (EC2's "Server.InternalError: Internal error on launch"). */
+export const LAUNCH_FAILURE: StateReason = { code: 'Server.InternalError', message: 'Server.InternalError: Internal error on launch' };
+
 export class Cloud {
   readonly instances = new Map<string, InstanceRec>();
   readonly images = new Map<string, ImageRec>();
@@ -172,6 +177,8 @@ export class Cloud {
   terminatedVisibleMs: number;
   imageTimeMs: number;
   imageOutcome: ImageOutcome = 'available';
+  /** New instances fail to launch (pending -> terminated with Server.InternalError) while set. */
+  failLaunches = false;
   /** Status checks stay "initializing" this long after an instance is running. */
   statusChecksMs = 0;
   /**
@@ -278,6 +285,15 @@ export class Cloud {
   refresh(): void {
     const now = this.clock.now();
     for (const i of this.instances.values()) {
+      if (i.state === 'pending' && now >= i.runningAt && i.failsLaunch) {
+        // A launch EC2 could not complete: straight from pending to terminated, with the reason.
+        i.state = 'terminated';
+        i.stateReason = { ...LAUNCH_FAILURE };
+        i.stateTransitionReason = `Server.InternalError (${gmt(i.runningAt)})`;
+        i.terminatedAt = i.runningAt;
+        i.goneAt = i.runningAt + this.terminatedVisibleMs;
+        i.publicIp = null;
+      }
       if (i.state === 'pending' && now >= i.runningAt) {
         i.state = 'running';
         i.stateReason = null;
@@ -383,6 +399,7 @@ export class Cloud {
       spotRequestId: input.spot ? `sir-${randomHex(this.rng, 8)}` : null,
       terminatedAt: null,
       goneAt: null,
+      failsLaunch: this.failLaunches,
     };
     this.instances.set(i.id, i);
     this.peakInstances = Math.max(this.peakInstances, this.live().length);

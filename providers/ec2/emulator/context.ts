@@ -18,6 +18,14 @@ export interface Limits {
   capacity: Record<string, number>;
 }
 
+/**
+ * A fault in DescribeInstances' pages after the first: the request's NextToken answered again
+ * (a chain that never ends), the token refused (InvalidPaginationToken, 400), the page failing
+ * (InternalError, 500), or the previous page's last instance listed again (instances that come
+ * and go while a list is taken).
+ */
+export type PaginationFault = 'repeat-token' | 'invalid-token' | 'page-error' | 'repeat-item';
+
 export interface ActionCtx {
   params: Params;
   cloud: Cloud;
@@ -26,6 +34,8 @@ export interface ActionCtx {
   limits: Limits;
   /** RunInstances ClientToken -> the request's fingerprint and the reservation it made. */
   clientTokens: Map<string, { fingerprint: string; reservationId: string; instanceIds: string[] }>;
+  /** The injected pagination fault of DescribeInstances, if any. */
+  pagination?: PaginationFault | null;
 }
 
 export type Handler = (ctx: ActionCtx) => XmlNode;

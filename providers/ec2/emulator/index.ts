@@ -21,7 +21,7 @@
 //   ssh, sshPort, sshAuthorizedKeys, sandboxDir   SSH into running instances; real commands under bubblewrap
 //   port, log
 // Injection at run time: emu.inject(action, fault, times), emu.setLimits(), emu.setCapacity(),
-// emu.setImageOutcome(), emu.settleImage(), emu.interruptSpot().
+// emu.setImageOutcome(), emu.settleImage(), emu.interruptSpot(), emu.setPaginationFault(), emu.failLaunches().
 import { randomInt, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -44,7 +44,7 @@ import {
   importKeyPair,
 } from './account.js';
 import { Cloud, DEFAULT_IMAGES, DEFAULT_INSTANCE_TYPES, type Ec2ImageSeed, type Ec2InstanceType, type ImageOutcome, type InstanceStateName } from './cloud.js';
-import type { ActionCtx, Handler, Limits } from './context.js';
+import type { ActionCtx, Handler, Limits, PaginationFault } from './context.js';
 import { Ec2Error, ec2Error, MESSAGES } from './errors.js';
 import { createImage, deleteSnapshot, deregisterImage, describeImages, describeSnapshots } from './images.js';
 import { describeInstanceStatus, describeInstances, runInstances, terminateInstances } from './instances.js';
@@ -55,7 +55,7 @@ import { Throttle, type ThrottleOptions } from './throttle.js';
 import { errorXml, responseXml } from './xml.js';
 
 export type { Ec2ImageSeed, Ec2InstanceType, ImageOutcome, InstanceStateName } from './cloud.js';
-export type { Limits } from './context.js';
+export type { Limits, PaginationFault } from './context.js';
 export type { Credentials } from './sigv4.js';
 export { REQUEST_BUCKETS, RESOURCE_BUCKETS, type BucketFigures, type ThrottleOptions } from './throttle.js';
 export { execOutput } from '../../openstack/emulator/ssh.js';
@@ -217,6 +217,10 @@ export interface Ec2Emulator {
   setConsistencyLagMs(ms: number): void;
   /** Settles a pending (e.g. stuck) AMI now. */
   settleImage(imageId: string, state: 'available' | 'failed'): void;
+  /** Faults DescribeInstances' pages after the first (null: off); see PaginationFault. */
+  setPaginationFault(fault: PaginationFault | null): void;
+  /** While on, instances launched fail: pending -> terminated with Server.InternalError after bootTimeMs. */
+  failLaunches(on: boolean): void;
   /** A Spot interruption: the instance shuts down with Server.SpotInstanceTermination. */
   interruptSpot(instanceId: string): void;
   /** Applies transitions due by the clock and waits until the SSH daemons of running instances listen. */
@@ -356,6 +360,7 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
   const throttledCounts = new Map<string, number>();
   const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
   const injections: { action: string; fault: Ec2Fault; left: number }[] = [];
+  let pagination: PaginationFault | null = null;
 
   const takeInjection = (action: string): Ec2Fault | null => {
     const hit = injections.find((j) => j.left > 0 && (j.action === action || j.action === '*'));
@@ -397,7 +402,7 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
       if (apiErrorRate > 0 && faultRng() < apiErrorRate) throw ec2Error('Unavailable', MESSAGES.unavailable);
       const unfiltered = ![...params.map.keys()].some((k) => NARROWING.test(k));
       if (!throttle.takeRequest(action, unfiltered)) throw ec2Error('RequestLimitExceeded', MESSAGES.throttled);
-      const ctx: ActionCtx = { params, cloud, clock, throttle, limits, clientTokens };
+      const ctx: ActionCtx = { params, cloud, clock, throttle, limits, clientTokens, pagination };
       const result = handler(ctx);
       const lost = fault === 'lost-answer' || (lostAnswerRate > 0 && lostAnswerActions.has(action) && faultRng() < lostAnswerRate);
       // The action took effect, but the client never learns its result: the case that leaks instances.
@@ -548,6 +553,12 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
     },
     clearInjections: () => {
       injections.length = 0;
+    },
+    setPaginationFault: (fault) => {
+      pagination = fault;
+    },
+    failLaunches: (on) => {
+      cloud.failLaunches = on;
     },
     setLimits: (l) => {
       for (const k of ['vcpuLimit', 'spotVcpuLimit', 'instanceLimit'] as const) if (l[k] !== undefined) limits[k] = l[k];

@@ -275,7 +275,16 @@ export const describeInstances: Handler = (ctx) => {
   const filters = p.filters();
   let list = ids.length > 0 ? [...new Set(ids)].map((id) => cloud.seenInstance(id)!) : cloud.seenInstances();
   list = list.filter((i) => filters.every((f) => instanceFilter(f, i))).sort((a, b) => a.seq - b.seq);
-  const { items, nextToken } = page(p, 'instances', list, (i) => seqKey(i.seq), limit);
+  const token = p.get('NextToken');
+  const fault = token ? ctx.pagination : null;
+  if (fault === 'invalid-token') throw ec2Error('InvalidPaginationToken', `The pagination token '${token}' is invalid.`);
+  if (fault === 'page-error') throw ec2Error('InternalError', MESSAGES.internal);
+  let { items, nextToken } = page(p, 'instances', list, (i) => seqKey(i.seq), limit);
+  if (fault === 'repeat-token') nextToken = token;
+  if (fault === 'repeat-item') {
+    const previous = list.filter((i) => i.seq < (items[0]?.seq ?? Infinity)).at(-1);
+    if (previous) items = [previous, ...items];
+  }
   // One <item> per reservation, its instances in launch order.
   const byReservation = new Map<string, InstanceRec[]>();
   for (const i of items) byReservation.set(i.reservationId, [...(byReservation.get(i.reservationId) ?? []), i]);
