@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
+import { loadConfig } from '../../src/config.js';
 import { ManualClock } from '../../src/clock.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 
@@ -87,7 +88,7 @@ describe('0.x config on the command line', () => {
     expect(bySwitch.out).toContain('3 targets');
     // Without secure.conf, jenkins02 has no Jenkins and is left out.
     expect(without.out).toContain('2 targets');
-    expect(without.out).toContain('all-keys.yaml:142:11: targets[1].name: changed: target left out');
+    expect(without.out).toContain('all-keys.yaml:144:11: targets[1].name: changed: target left out');
     for (const secret of ['secure-apikey', 'secure-db-secret', 'inline-secret', 'osc-secret']) expect(bySwitch.out).not.toContain(secret);
   });
 
@@ -113,6 +114,32 @@ describe('0.x config on the command line', () => {
     expect(bad.code).toBe(1);
     expect(bad.err).toMatch(/broken\.yaml:73:18: providers\[0\]\.max-servers: expected a non-negative integer, got "ten"/);
     expect(bad.out).toBe('');
+  });
+
+  it('config-migrate: an unset ${X} in the 0.x file is one located error; a secret with quotes and a line break round-trips', async () => {
+    const all = readFileSync(join(FIXTURES, 'all-keys.yaml'), 'utf8');
+    const unset = join(dir, 'unset.yaml');
+    writeFileSync(unset, all.replace('password: named-secret', 'password: ${V0_CLI_UNSET}'));
+    const bad = await run(['config-migrate', unset]);
+    expect(bad.code).toBe(1);
+    expect(bad.err.trim().split('\n')).toEqual([`${unset}:121:15: providers[2].password: environment variable V0_CLI_UNSET is not set`]);
+    const quoted = join(dir, 'quoted.yaml');
+    writeFileSync(quoted, all.replace('password: named-secret', `password: '"named" \\ it''s'`));
+    const secure = join(dir, 'secure-nl.conf');
+    writeFileSync(secure, readFileSync(join(FIXTURES, 'secure.conf'), 'utf8').replace(/^apikey=secure-apikey$/m, 'apikey=secure-apikey "x"\n  \\ more'));
+    const out = join(dir, 'migrated.yaml');
+    const ok = await run(['-s', secure, 'config-migrate', quoted, '-o', out]);
+    expect(ok.err).not.toMatch(/named|secure-apikey/);
+    expect(ok.code).toBe(0);
+    expect(ok.err).toMatch(/ {2}CLOUD_NAMED_PASSWORD {2}\(providers\[2\]\.auth\.password\)\n/);
+    expect(ok.err).toMatch(/ {2}JENKINS02_APIKEY {2}\(targets\[1\]\.jenkins\.apikey\): the value escaped as between YAML double quotes/);
+    const env = { ...ENV, CLOUD_NAMED_PASSWORD: '"named" \\ it\'s', CLOUD_INLINE_PASSWORD: 'inline-secret', CLOUD_OSC_PASSWORD: 'osc-secret', JENKINS01_APIKEY: 'yaml-apikey', JENKINS02_APIKEY: 'secure-apikey \\"x\\"\\n\\\\ more' };
+    const migrated = await run(['-c', out, 'config-validate'], env);
+    expect([migrated.code, migrated.err]).toEqual([0, '']);
+    const original = loadConfig(quoted, ENV, { secure });
+    expect(original.providers[2].auth).toMatchObject({ password: '"named" \\ it\'s' });
+    expect(original.targets[1].jenkins).toMatchObject({ apikey: 'secure-apikey "x"\n\\ more' });
+    expect(loadConfig(out, env)).toEqual(original);
   });
 
   it('alien-list PROVIDER names a configured provider', async () => {

@@ -317,4 +317,61 @@ describe('0.x loader: one key at a time', () => {
     expect(parseConfig(text, 'np.yaml', ENV, { secure }).targets.map((t) => t.name)).toEqual(['jenkins']);
     expect(parseConfig(text, 'np.yaml', ENV).targets).toEqual([]);
   });
+
+  it('tenant-name and tenant-id (Keystone v2 names) are read as os-client-config reads them, with a warning', () => {
+    const base = MINIMAL.filter((l) => l !== '    project-id: ci');
+    const at = base.indexOf('    password: pw-secret') + 1;
+    const withKeys = (...keys: string[]) => [...base.slice(0, at), ...keys, ...base.slice(at)].join('\n');
+    const name = v0(withKeys('    tenant-name: ci-v2'));
+    expect(name.config.providers[0].auth).toMatchObject({ 'project-name': 'ci-v2' });
+    expect(name.warnings).toContain("np.yaml:11:5: providers[0].tenant-name: changed: Keystone v2's name for project-name, read as os-client-config reads it (project-name wins when both are set)");
+    const id = v0(withKeys('    tenant-id: 7d1e6a'));
+    expect(id.config.providers[0].auth).toMatchObject({ 'project-name': '7d1e6a' });
+    expect(id.warnings.some((w) => w.startsWith('np.yaml:11:5: providers[0].tenant-id: changed: '))).toBe(true);
+    // os-client-config's order: project-name, tenant-name, project-id, tenant-id; the others are ignored, said so.
+    const both = v0(withKeys('    tenant-id: 7d1e6a', '    project-id: ci', '    tenant-name: ci-v2'));
+    expect(both.config.providers[0].auth).toMatchObject({ 'project-name': 'ci-v2' });
+    expect(both.warnings.filter((w) => /tenant|project/.test(w))).toEqual([
+      'np.yaml:11:5: providers[0].tenant-id: ignored: tenant-name is set, and is the project used',
+      'np.yaml:12:5: providers[0].project-id: ignored: tenant-name is set, and is the project used',
+      expect.stringMatching(/^np\.yaml:13:5: providers\[0\]\.tenant-name: changed: /),
+    ]);
+    // A file whose only 0.x key is tenant-name is still told apart from a native one.
+    expect(isV0(parse('providers:\n  - name: c\n    tenant-name: x\n'))).toBe(true);
+  });
+
+  it('an unset ${X} in a 0.x file is one located problem naming the variable, as for a native file', () => {
+    const text = MINIMAL.join('\n').replace('password: pw-secret', 'password: ${NODEPOOL_V0_UNSET}');
+    expect(problems(text)).toEqual(['np.yaml:10:15: providers[0].password: environment variable NODEPOOL_V0_UNSET is not set']);
+    expect(parseConfig(text, 'np.yaml', { ...ENV, NODEPOOL_V0_UNSET: 'pw-secret' })).toEqual(v0(MINIMAL.join('\n')).config);
+    // Two, each at its place; a value with a line break is refused the same way.
+    const two = MINIMAL.join('\n').replace('username: nodepool', 'username: ${V0_USER}').replace('max-servers: 4', 'max-servers: ${V0_MAX}');
+    expect(problems(two, { ...ENV, V0_USER: 'a\nb' })).toEqual([
+      'np.yaml:9:15: providers[0].username: environment variable V0_USER contains a line break, which a config value may not',
+      'np.yaml:13:18: providers[0].max-servers: environment variable V0_MAX is not set',
+    ]);
+  });
+
+  it('config-migrate: secrets with quotes, backslashes and line breaks (in the file and in secure.conf) load to the same Config', () => {
+    const secure = join(tmp, 'secure-quotes.conf');
+    // configparser: an indented line continues the value, joined with a line break.
+    writeFileSync(secure, ['[jenkins "jenkins"]', 'url=https://j.example.org/', 'user=u', 'apikey=k1 "two" \\ it\'s', '  second line', 'credentials=c', ''].join('\n'));
+    const cases = ['a"b\\c', "it's", 'back\\slash', "it's \"both\" \\", " it's \"lead\"", 'tab\there', '#!: {x}, [y] & *z'];
+    for (const pw of cases) {
+      const text = MINIMAL.join('\n').replace('password: pw-secret', `password: ${JSON.stringify(pw)}`);
+      const result = parseV0Config(text, 'np.yaml', ENV, { secure })!;
+      expect(result.config.providers[0].auth).toMatchObject({ password: pw });
+      expect(result.config.targets[0].jenkins).toMatchObject({ apikey: 'k1 "two" \\ it\'s\nsecond line' });
+      const migrated = migrateV0(result, 'np.yaml');
+      for (const s of [pw, 'second line']) expect(migrated.text).not.toContain(s);
+      // The variables hold the secrets as they are, but for the one with a line break: escaped, and said so.
+      expect(migrated.secrets.map((s) => [s.env, s.escaped])).toEqual([['CLOUD_PASSWORD', pw.startsWith(' ')], ['JENKINS_APIKEY', true]]);
+      const [password, apikey] = migrated.secrets;
+      if (!password.escaped) expect(password.value).toBe(pw);
+      expect(apikey.value).toBe('k1 \\"two\\" \\\\ it\'s\\nsecond line');
+      expect(migrated.text).toContain('JENKINS_APIKEY (targets[0].jenkins.apikey): the value escaped as between YAML double quotes');
+      const env = Object.fromEntries(migrated.secrets.map((s) => [s.env, s.value]));
+      expect(parseConfig(migrated.text, 'native.yaml', env)).toEqual(result.config);
+    }
+  });
 });

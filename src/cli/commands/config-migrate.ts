@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parseConfig } from '../../config.js';
 import { parseV0Config } from '../../config/v0/index.js';
-import { migrateV0 } from '../../config/v0/migrate.js';
+import { ESCAPED_NOTE, migrateV0 } from '../../config/v0/migrate.js';
 import { ConfigError } from '../../errors.js';
 import type { CliContext } from '../context.js';
 
@@ -44,7 +44,7 @@ export function register(program: Command, ctx: CliContext): void {
       err(`${file}: ${result.warnings.length} key(s) read differently from Nodepool 0.x; each is a comment in the output`);
       if (migrated.secrets.length) {
         err('secrets are ${ENV} references now; set these variables for the daemon:');
-        for (const s of migrated.secrets) err(`  ${s.env}  (${s.path})`);
+        for (const s of migrated.secrets) err(`  ${s.env}  (${s.path})${s.escaped ? ESCAPED_NOTE : ''}`);
       }
       if (opts.output) err(`wrote ${opts.output}`);
     });

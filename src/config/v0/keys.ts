@@ -64,6 +64,8 @@ export const V0_KEYS: readonly V0Key[] = [
   { key: 'providers[].password', treatment: 'same', native: 'providers[].auth.password', note: 'config-migrate writes it as an ${ENV} reference' },
   { key: 'providers[].project-id', treatment: 'changed', native: 'providers[].auth.project-name', note: 'used as the Keystone v3 project name (novaclient\'s project_id was the tenant name), in domain Default' },
   { key: 'providers[].project-name', treatment: 'same', native: 'providers[].auth.project-name', note: '' },
+  { key: 'providers[].tenant-name', treatment: 'changed', native: 'providers[].auth.project-name', note: 'Keystone v2\'s name for project-name, read as os-client-config reads it (project-name wins when both are set)' },
+  { key: 'providers[].tenant-id', treatment: 'changed', native: 'providers[].auth.project-name', note: 'Keystone v2\'s name for project-id, read as project-id is (project-name, tenant-name and project-id win over it)' },
   { key: 'providers[].auth-url', treatment: 'same', native: 'providers[].auth.auth-url', note: 'a Keystone v2.0 URL becomes its v3 URL; "fake" (0.x\'s built-in fake cloud) becomes http://fake.invalid/, which never answers' },
   { key: 'providers[].region-name', treatment: 'same', native: 'providers[].region-name', note: '' },
   { key: 'providers[].service-type', treatment: 'ignored', note: 'the catalog\'s "compute" entry is used' },

@@ -56,6 +56,8 @@ export const originKey = (path: KeyPath): string => path.join('/');
 
 const envName = (...parts: string[]) => parts.join('_').toUpperCase().replace(/[^A-Z0-9]+/g, '_').replace(/^_+|_+$/g, '');
 
+const PROJECT_KEYS = ['project-name', 'tenant-name', 'project-id', 'tenant-id'] as const;
+
 const NATIVE_SECRETS = new Set(['secret-access-key', 'token', 'password', 'apikey']);
 
 const TREATMENT_WORD: Record<string, string> = { changed: 'changed', ignored: 'ignored', unsupported: 'not supported' };
@@ -214,7 +216,9 @@ class Mapper {
   provider(value: unknown, i: number, dib: Map<string, Set<string>>): unknown {
     const src = ['providers', i];
     if (!isObj(value)) return value;
-    const p = this.keys(src, value, ['images'], ['providers', i]);
+    // A project key that loses to another gets its own warning (auth), not the table's.
+    const losing = PROJECT_KEYS.filter((k) => k in value).slice(1);
+    const p = this.keys(src, value, ['images', ...losing], ['providers', i]);
     const out: Obj = {};
     const nat = (...k: (string | number)[]): KeyPath => ['providers', i, ...k];
     const copy = (from: string, to: string = from) => {
@@ -344,12 +348,19 @@ class Mapper {
       ['auth-url', 'auth-url'],
       ['username', 'username'],
       ['password', 'password'],
-      ['project-name', 'project-name'],
-      ['project-id', 'project-name'],
     ] as const) {
-      if (p[k] === undefined || (k === 'project-id' && p['project-name'] !== undefined)) continue;
+      if (p[k] === undefined) continue;
       auth[to] = p[k];
       from.set(to, [...src, k]);
+    }
+    // The project: the first of these, in os-client-config's order (tenant-* are Keystone v2's names).
+    const project = PROJECT_KEYS.find((k) => p[k] !== undefined);
+    if (project !== undefined) {
+      auth['project-name'] = p[project];
+      from.set('project-name', [...src, project]);
+      for (const k of PROJECT_KEYS) {
+        if (k !== project && p[k] !== undefined) this.warn([...src, k], `ignored: ${project} is set, and is the project used`);
+      }
     }
     if (p.cloud === undefined && Object.keys(auth).length === 0) {
       this.problem(src, 'missing credentials: "cloud" (an entry of clouds.yaml) or "username", "password", "project-id" and "auth-url"');
@@ -555,7 +566,7 @@ export function mapV0(data: unknown, opts: V0MapOptions): V0Mapped {
 
 /** Top-level keys only 0.x files have (native files never carry them). */
 const V0_ONLY_TOP = ['script-dir', 'elements-dir', 'images-dir', 'dburi', 'diskimages', 'zookeeper-servers'];
-const V0_ONLY_PROVIDER = ['cloud', 'username', 'password', 'project-id', 'project-name', 'auth-url', 'pool', 'api-timeout', 'service-type', 'service-name', 'template-hostname', 'image-type'];
+const V0_ONLY_PROVIDER = ['cloud', 'username', 'password', 'project-id', 'project-name', 'tenant-id', 'tenant-name', 'auth-url', 'pool', 'api-timeout', 'service-type', 'service-name', 'template-hostname', 'image-type'];
 
 /** Whether a parsed file is in the 0.x shape: it has a key that only 0.x files have. */
 export function isV0(data: unknown): boolean {
