@@ -2,7 +2,8 @@
 // `config-validate` accepts each (warning once per key we read differently) except the two upstream
 // meant as broken, and `config-migrate` turns each into a native file that loads to the same
 // Config. The files are not part of this repository: the test runs where NODEPOOL_V0_COMPAT (or
-// the default folder below) holds them, and is skipped elsewhere.
+// ../shared/compat/nodepool-0.x next to the checkout, as issue 10 names it) holds them, and is
+// skipped elsewhere.
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import { ManualClock } from '../../src/clock.js';
 import { runCli } from '../../src/cli/main.js';
 import { loadConfig, parseConfig } from '../../src/config.js';
 
-const COMPAT = process.env.NODEPOOL_V0_COMPAT ?? '/work/shared/compat/nodepool-0.x';
+const COMPAT = process.env.NODEPOOL_V0_COMPAT ?? join(import.meta.dirname, '..', '..', '..', 'shared', 'compat', 'nodepool-0.x');
 const present = existsSync(join(COMPAT, 'README.md'));
 
 class Sink {
