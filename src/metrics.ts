@@ -79,7 +79,7 @@ export class Metrics {
   });
   readonly leaks = new Counter({
     name: 'nodepool_leaked_resources_deleted_total',
-    help: 'Servers (kind server) and images (kind image) with our metadata and no live row, deleted on their second sighting',
+    help: 'Servers, images and image snapshots (kind server, image, snapshot) with our metadata and no live row, deleted on their second sighting',
     labelNames: ['provider', 'kind'] as const,
     registers: [this.registry],
   });
