@@ -23,13 +23,12 @@
 // Injection at run time: emu.inject(action, fault, times), emu.setLimits(), emu.setCapacity(),
 // emu.setImageOutcome(), emu.settleImage(), emu.interruptSpot(), emu.setPaginationFault(), emu.failLaunches().
 import { randomInt, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { systemClock, type Clock } from '../../../src/clock.js';
 import { silentLogger, type Logger } from '../../../src/log.js';
 import { seededRng } from '../../../src/prng.js';
-import { reservePort, SshFarm } from '../../openstack/emulator/ssh.js';
-import { findBwrap, runSandboxed, SandboxStore, type CommandSink } from '../../openstack/emulator/sandbox.js';
+import type { SshFarm } from '../../openstack/emulator/ssh.js';
+import { closeOnce, listenLoopback, sandboxing, startSsh } from '../../emulator-common/index.js';
 import {
   describeAccountAttributes,
   describeAvailabilityZones,
@@ -266,8 +265,6 @@ const FAULT_MESSAGES: Record<Exclude<Ec2Fault, 'lost-answer'>, string> = {
   Unavailable: MESSAGES.unavailable,
 };
 
-const SSH_TICK_MS = 100;
-
 interface Answer {
   status: number;
   xml: string;
@@ -301,8 +298,8 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
   const lostAnswerActions = new Set(opts.lostAnswerActions ?? ['RunInstances']);
 
   let farm: SshFarm | null = null;
-  const bwrap = opts.sandboxDir ? findBwrap() : null;
-  const sandboxes = opts.sandboxDir && bwrap ? new SandboxStore(opts.sandboxDir) : null;
+  const sandboxed = sandboxing(opts.sandboxDir);
+  const { sandboxes } = sandboxed;
   /** The instance answering SSH on each address, for the sandboxed exec. */
   const instanceAt = new Map<string, string>();
   const addresses = (i: { privateIp: string; publicIp: string | null }) => [i.privateIp, ...(i.publicIp ? [i.publicIp] : [])];
@@ -437,55 +434,13 @@ export async function startEc2Emulator(opts: Ec2EmulatorOptions = {}): Promise<E
     res.end(out.xml);
   };
 
-  const http: Server = createServer((req, res) => void onRequest(req, res));
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
-
-  let timer: NodeJS.Timeout | null = null;
-  let releasePort: () => Promise<void> = async () => undefined;
-  if (opts.ssh !== false) {
-    let port = opts.sshPort ?? 0;
-    if (port <= 0) {
-      const reserved = await reservePort();
-      port = reserved.port;
-      releasePort = reserved.release;
-    }
-    const exec =
-      sandboxes && bwrap
-        ? (ip: string, command: string, sink: CommandSink) => {
-            const id = instanceAt.get(ip);
-            if (!id) return false;
-            runSandboxed(bwrap, sandboxes.serverDir(id), command, sink);
-            return true;
-          }
-        : undefined;
-    const sftpRoot = sandboxes
-      ? (ip: string) => {
-          const id = instanceAt.get(ip);
-          return id ? sandboxes.serverDir(id) : null;
-        }
-      : undefined;
-    farm = new SshFarm(port, opts.sshAuthorizedKeys ?? [], log.child({ component: 'emulated-sshd' }), exec, sftpRoot);
-    // Boots are noticed lazily on requests; in real time this timer notices them too.
-    timer = setInterval(() => cloud.refresh(), SSH_TICK_MS);
-    timer.unref();
-  }
+  const listening = await listenLoopback(opts.port, onRequest);
+  base = listening.base;
+  const ssh = await startSsh(opts, sandboxed, (ip) => instanceAt.get(ip), () => cloud.refresh(), log);
+  farm = ssh.farm;
   log.info({ url: base, region, sshPort: farm?.port ?? 0, seed, ipBlock: `127.${ipA}.0.0/16` }, 'ec2 emulator listening');
 
-  let closing: Promise<void> | null = null;
-  const close = (): Promise<void> => {
-    closing ??= (async () => {
-      if (timer) clearInterval(timer);
-      const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
-      http.closeAllConnections();
-      const results = await Promise.allSettled([httpClosed, farm?.close() ?? Promise.resolve(), releasePort()]);
-      for (const r of results) if (r.status === 'rejected') log.warn({ error: r.reason }, 'ec2 emulator close step failed');
-    })();
-    return closing;
-  };
+  const close = closeOnce('ec2 emulator', log, listening.http, ssh);
 
   return {
     endpoint: base,

@@ -3,8 +3,7 @@
 // loopback address. State changes follow the injected clock and are evaluated lazily, so a
 // ManualClock drives BUILD -> ACTIVE without timers.
 import { randomInt, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { systemClock, type Clock } from '../../../src/clock.js';
 import { silentLogger, type Logger } from '../../../src/log.js';
 import { Cloud, DEFAULT_FLAVORS, DEFAULT_IMAGES, type BrokenPagination, type EmulatorFlavor, type EmulatorImageSeed, type QuotaLimits } from './cloud.js';
@@ -16,8 +15,8 @@ import { Neutron, neutronError, type NeutronCtx } from './neutron.js';
 import { Nova, novaFault, type NovaCtx } from './nova.js';
 import { randomHex, seededRng } from '../../../src/prng.js';
 import { matchRoute, type Match, type Route } from './router.js';
-import { reservePort, SshFarm } from './ssh.js';
-import { findBwrap, runSandboxed, SandboxStore, type CommandSink } from './sandbox.js';
+import type { SshFarm } from './ssh.js';
+import { closeOnce, listenLoopback, sandboxing, startSsh } from '../../emulator-common/index.js';
 
 export type { BrokenPagination, EmulatorFlavor, EmulatorImageSeed, QuotaLimits } from './cloud.js';
 export type { EmulatorUser } from './keystone.js';
@@ -175,8 +174,6 @@ function templateOf(m: Match<unknown>): string {
   return t === '/' ? '' : t;
 }
 
-const SSH_TICK_MS = 100;
-
 export async function startOpenStackEmulator(opts: OpenStackEmulatorOptions = {}): Promise<OpenStackEmulator> {
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? silentLogger;
@@ -202,8 +199,8 @@ export async function startOpenStackEmulator(opts: OpenStackEmulatorOptions = {}
   const keystone = new Keystone(users, rng, clock, region, opts.tokenTtlMs ?? 3_600_000, urls);
   const zones = opts.availabilityZones ?? ['nova'];
   let farm: SshFarm | null = null;
-  const bwrap = opts.sandboxDir ? findBwrap() : null;
-  const sandboxes = opts.sandboxDir && bwrap ? new SandboxStore(opts.sandboxDir) : null;
+  const sandboxed = sandboxing(opts.sandboxDir);
+  const { sandboxes } = sandboxed;
   /** The server answering SSH on each address, for the sandboxed exec. */
   const serverAt = new Map<string, string>();
   const cloud: Cloud = new Cloud(
@@ -364,55 +361,13 @@ export async function startOpenStackEmulator(opts: OpenStackEmulatorOptions = {}
     send(res, { ...reply, headers });
   };
 
-  const http: Server = createServer((req, res) => void onRequest(req, res));
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
-
-  let timer: NodeJS.Timeout | null = null;
-  let releasePort: () => Promise<void> = async () => undefined;
-  if (opts.ssh !== false) {
-    let port = opts.sshPort ?? 0;
-    if (port <= 0) {
-      const reserved = await reservePort();
-      port = reserved.port;
-      releasePort = reserved.release;
-    }
-    const exec =
-      sandboxes && bwrap
-        ? (ip: string, command: string, sink: CommandSink) => {
-            const id = serverAt.get(ip);
-            if (!id) return false;
-            runSandboxed(bwrap, sandboxes.serverDir(id), command, sink);
-            return true;
-          }
-        : undefined;
-    const sftpRoot = sandboxes
-      ? (ip: string) => {
-          const id = serverAt.get(ip);
-          return id ? sandboxes.serverDir(id) : null;
-        }
-      : undefined;
-    farm = new SshFarm(port, opts.sshAuthorizedKeys ?? [], log.child({ component: 'emulated-sshd' }), exec, sftpRoot);
-    // The emulator notices boots lazily on requests; in real time this timer notices them too.
-    timer = setInterval(() => cloud.refresh(), SSH_TICK_MS);
-    timer.unref();
-  }
+  const listening = await listenLoopback(opts.port, onRequest);
+  base = listening.base;
+  const ssh = await startSsh(opts, sandboxed, (ip) => serverAt.get(ip), () => cloud.refresh(), log);
+  farm = ssh.farm;
   log.info({ url: base, sshPort: farm?.port ?? 0, seed, ipBlock: `127.${ipA}.0.0/16` }, 'openstack emulator listening');
 
-  let closing: Promise<void> | null = null;
-  const close = (): Promise<void> => {
-    closing ??= (async () => {
-      if (timer) clearInterval(timer);
-      const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
-      http.closeAllConnections();
-      const results = await Promise.allSettled([httpClosed, farm?.close() ?? Promise.resolve(), releasePort()]);
-      for (const r of results) if (r.status === 'rejected') log.warn({ error: r.reason }, 'openstack emulator close step failed');
-    })();
-    return closing;
-  };
+  const close = closeOnce('openstack emulator', log, listening.http, ssh);
 
   return {
     authUrl: urls().identity,
