@@ -167,7 +167,14 @@ export class Cleanup {
         ctx.metrics.leaks.inc({ provider: name, kind: 'server' });
       }
       // At start-up the builder has not looked at its rows yet: leaks wait for the periodic passes.
-      if (!startup) await this.deps.imageLeaks?.(rt, servers);
+      // Image leaks are the builder's: their failure (a missing IAM permission, a snapshot EC2 says
+      // is in use) must not fail this pass, which would skip the quota and mark the cloud down.
+      if (!startup && this.deps.imageLeaks) {
+        await this.deps.imageLeaks(rt, servers).catch((err: unknown) => {
+          log.warn({ err }, 'image leak cleanup failed; tried again on the next pass');
+          ctx.metrics.errors.inc({ component: 'image-leaks', reason: errorCode(err) });
+        });
+      }
       await this.refreshQuota(rt, servers, nodes);
       this.deps.cloudHealth?.answered(name);
       return true;

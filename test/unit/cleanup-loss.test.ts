@@ -5,7 +5,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Cleanup } from '../../src/cleanup.js';
 import { ManualClock } from '../../src/clock.js';
 import { parseConfig } from '../../src/config.js';
-import { CloudServerError } from '../../src/errors.js';
+import { AuthError, CloudServerError } from '../../src/errors.js';
+import { CloudHealth } from '../../src/cloud-health.js';
+import { silentLogger } from '../../src/log.js';
 import { serverMetadata, type NodeRecord } from '../../src/model.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import type { ManagedProvider } from '../../providers/managed-provider.js';
@@ -150,5 +152,37 @@ describe('cleanup: ours means ours', () => {
     expect(api.deleted).toEqual([]);
     await cleanup.pass();
     expect(api.deleted).toEqual(['leak']);
+  });
+});
+
+describe('cleanup: image leaks', () => {
+  it('a failing image leak pass (e.g. DescribeSnapshots not permitted) does not fail the node pass or skip the quota', async () => {
+    const clock = new ManualClock(1_000_000);
+    let quotaReads = 0;
+    const quotaApi = Object.assign(new FakeApi(), {
+      getQuota: async () => {
+        quotaReads++;
+        return { maxInstances: null, maxCores: null, maxRamMb: null, usedInstances: 0, usedCores: 0, usedRamMb: 0 };
+      },
+    });
+    const rt = testRuntime(cfg.providers[0], quotaApi as unknown as ManagedProvider, 1);
+    const ctx = testContext({ store, clock, config: cfg }, { deploymentId: 'dep-a', provider: () => rt, requestDelete: () => undefined });
+    const health = new CloudHealth({ clock, log: silentLogger });
+    const withLeaks = new Cleanup({
+      ctx,
+      runtime: () => rt,
+      providerNames: () => ['cloud-a'],
+      launching: () => false,
+      deleting: () => false,
+      resumeLaunch: () => undefined,
+      dispatchDeletes: async () => undefined,
+      cloudHealth: health,
+      imageLeaks: async () => {
+        throw new AuthError('EC2 DescribeSnapshots: UnauthorizedOperation', 403);
+      },
+    });
+    await withLeaks.pass();
+    expect(quotaReads).toBe(1);
+    expect(health.status('cloud-a').up).toBe(true);
   });
 });
