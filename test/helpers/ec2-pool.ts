@@ -1,7 +1,7 @@
 // Starts emulated EC2 regions (and optionally OpenStack clouds beside them) and the daemon, with a
 // config written for the test: the EC2 counterpart of pool-harness.ts, same harness shape, so
 // daemon-process.ts runs it as a child process too.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
@@ -9,7 +9,7 @@ import { startEc2Emulator, type Ec2Emulator, type Ec2EmulatorOptions } from '../
 import { startOpenStackEmulator, type OpenStackEmulator } from '../../providers/openstack/emulator/index.js';
 import { Daemon } from '../../src/daemon.js';
 import { silentLogger, type Logger } from '../../src/log.js';
-import { providerYaml, type CloudSpec, type LabelSpec } from './pool-harness.js';
+import { daemonHarness, envName, providerYaml, writeConfig, type CloudSpec, type LabelSpec } from './pool-harness.js';
 
 export interface Ec2RegionSpec extends Ec2EmulatorOptions {
   name: string;
@@ -44,10 +44,6 @@ const EC2_DEFAULTS: Record<string, string | number> = {
 };
 
 export const EC2_BASE_IMAGE = 'debian-12-amd64-20261101-1920';
-
-function envName(kind: string, name: string): string {
-  return `${kind}_${name.toUpperCase().replace(/-/g, '_')}`;
-}
 
 export function ec2ProviderYaml(r: Ec2RegionSpec, emu: Ec2Emulator, keyPath: string): string {
   return [
@@ -91,36 +87,10 @@ export async function startMixedPool(spec: { regions: Ec2RegionSpec[]; clouds?: 
     providers.push(providerYaml(c, keyPath, emu.sshPort));
     env[envName('AUTH_URL', c.name)] = emu.authUrl;
   }
-  const yaml = [
-    ...(spec.extraTop ?? []),
-    'cleanup-interval: 1s',
-    'labels:',
-    ...spec.labels.map((l) => `  - { name: ${l.name}, image: ubuntu, min-ready: ${l.minReady}, providers: [${l.providers.map((p) => `{ name: ${p} }`).join(', ')}] }`),
-    'providers:',
-    ...providers,
-    '',
-  ].join('\n');
-  const configPath = join(dir, 'nodepool.yaml');
-  await writeFile(configPath, yaml);
-  const dbPath = join(dir, 'nodepool.db');
-  const h: MixedPoolHarness = {
-    dir,
-    configPath,
-    dbPath,
-    keyPath,
-    env,
-    regions,
-    clouds,
-    daemon: null,
-    async startDaemon(log = silentLogger) {
-      h.daemon = await Daemon.start({ configPath, dbPath, env, log, storeWatchMs: spec.storeWatchMs ?? 100 });
-      return h.daemon;
-    },
-    async close() {
-      await h.daemon?.stop();
-      await Promise.allSettled([...regions.values(), ...clouds.values()].map((c) => c.close()));
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+  const configPath = await writeConfig(dir, spec, providers);
+  const h: MixedPoolHarness = Object.assign(
+    daemonHarness({ dir, configPath, keyPath, env }, () => [...regions.values(), ...clouds.values()], spec.storeWatchMs, () => silentLogger),
+    { regions, clouds },
+  );
   return h;
 }

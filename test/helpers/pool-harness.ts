@@ -43,11 +43,15 @@ const PROVIDER_DEFAULTS: Record<string, string | number> = {
   'poll-interval': '0.1s',
 };
 
+/** The variable a provider's secret comes from: KIND_NAME, e.g. AUTH_URL_CLOUD_A. */
+export function envName(kind: string, name: string): string {
+  return `${kind}_${name.toUpperCase().replace(/-/g, '_')}`;
+}
+
 export function providerYaml(c: CloudSpec, keyPath: string, sshPort: number): string {
-  const up = c.name.toUpperCase().replace(/-/g, '_');
   return [
     `  - name: ${c.name}`,
-    `    auth: { auth-url: "\${AUTH_URL_${up}}", username: admin, password: secret, project-name: demo }`,
+    `    auth: { auth-url: "\${${envName('AUTH_URL', c.name)}}", username: admin, password: secret, project-name: demo }`,
     `    max-servers: ${c.maxServers}`,
     `    ssh-port: ${sshPort}`,
     ...Object.entries({ ...PROVIDER_DEFAULTS, ...c.settings }).map(([k, v]) => `    ${k}: ${v}`),
@@ -76,8 +80,15 @@ export async function startPool(spec: { clouds: CloudSpec[]; labels: LabelSpec[]
     const emu = await startOpenStackEmulator({ seed: seed++, bootTimeMs: 100, sshAuthorizedKeys: [keys.public], ...c });
     clouds.set(c.name, emu);
     providers.push(providerYaml(c, keyPath, emu.sshPort));
-    env[`AUTH_URL_${c.name.toUpperCase().replace(/-/g, '_')}`] = emu.authUrl;
+    env[envName('AUTH_URL', c.name)] = emu.authUrl;
   }
+  const configPath = await writeConfig(dir, spec, providers);
+  const h: PoolHarness = Object.assign(daemonHarness({ dir, configPath, keyPath, env }, () => [...clouds.values()], spec.storeWatchMs, () => debugLogger() ?? silentLogger), { clouds });
+  return h;
+}
+
+/** Writes the test's nodepool.yaml into `dir` (labels on the image `ubuntu`, then the providers' YAML) and answers its path. */
+export async function writeConfig(dir: string, spec: { labels: LabelSpec[]; extraTop?: string[] }, providers: string[]): Promise<string> {
   const yaml = [
     ...(spec.extraTop ?? []),
     'cleanup-interval: 1s',
@@ -89,22 +100,38 @@ export async function startPool(spec: { clouds: CloudSpec[]; labels: LabelSpec[]
   ].join('\n');
   const configPath = join(dir, 'nodepool.yaml');
   await writeFile(configPath, yaml);
+  return configPath;
+}
+
+/** What every harness has: its files, and the daemon on them. */
+export type DaemonHarness = Omit<PoolHarness, 'clouds'>;
+
+/**
+ * The daemon half of a harness: startDaemon runs the daemon on `configPath` (with a nodepool.db
+ * beside it); close stops it and the emulators and removes `dir`.
+ */
+export function daemonHarness(
+  files: { dir: string; configPath: string; keyPath: string; env: Record<string, string> },
+  emulators: () => { close(): Promise<void> }[],
+  storeWatchMs: number | undefined,
+  defaultLog: () => Logger,
+): DaemonHarness {
+  const { dir, configPath, keyPath, env } = files;
   const dbPath = join(dir, 'nodepool.db');
-  const h: PoolHarness = {
+  const h: DaemonHarness = {
     dir,
     configPath,
     dbPath,
     keyPath,
     env,
-    clouds,
     daemon: null,
-    async startDaemon(log = debugLogger() ?? silentLogger) {
-      h.daemon = await Daemon.start({ configPath, dbPath, env, log, storeWatchMs: spec.storeWatchMs ?? 100 });
+    async startDaemon(log = defaultLog()) {
+      h.daemon = await Daemon.start({ configPath, dbPath, env, log, storeWatchMs: storeWatchMs ?? 100 });
       return h.daemon;
     },
     async close() {
       await h.daemon?.stop();
-      await Promise.allSettled([...clouds.values()].map((c) => c.close()));
+      await Promise.allSettled(emulators().map((c) => c.close()));
       await rm(dir, { recursive: true, force: true });
     },
   };
