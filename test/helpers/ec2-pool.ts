@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { startEc2Emulator, type Ec2Emulator, type Ec2EmulatorOptions } from '../../providers/ec2/emulator/index.js';
 import { startOpenStackEmulator, type OpenStackEmulator } from '../../providers/openstack/emulator/index.js';
+import { configSchema, type ProviderConfig } from '../../src/config.js';
 import { Daemon } from '../../src/daemon.js';
 import { silentLogger, type Logger } from '../../src/log.js';
 import { daemonHarness, envName, providerYaml, writeConfig, type CloudSpec, type LabelSpec } from './pool-harness.js';
@@ -44,6 +45,26 @@ const EC2_DEFAULTS: Record<string, string | number> = {
 };
 
 export const EC2_BASE_IMAGE = 'debian-12-amd64-20261101-1920';
+
+/** A provider section as the config schema makes it (defaults filled in). */
+export function ec2ProviderConfig(emu: Ec2Emulator, over: Record<string, unknown> = {}): ProviderConfig {
+  return configSchema.parse({
+    labels: [{ name: 'small', image: 'ubuntu', providers: [{ name: 'aws' }] }],
+    providers: [
+      {
+        name: 'aws',
+        driver: 'ec2',
+        'region-name': emu.region,
+        endpoint: emu.endpoint,
+        'access-key-id': emu.credentials.accessKeyId,
+        'secret-access-key': emu.credentials.secretAccessKey,
+        'max-servers': 10,
+        images: [{ name: 'ubuntu', 'base-image': EC2_BASE_IMAGE }],
+        ...over,
+      },
+    ],
+  }).providers[0];
+}
 
 export function ec2ProviderYaml(r: Ec2RegionSpec, emu: Ec2Emulator, keyPath: string): string {
   return [

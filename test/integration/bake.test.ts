@@ -1,23 +1,16 @@
 // One image bake on the emulator's sandboxed VMs with the real images/ scripts: the snapshot is
 // ready and carries the setup's marker, the template server is gone; a failing setup leaves no
 // server and no image, and its reason is on the image row.
-import { mkdtemp, readFile, rm, writeFile, cp } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bake } from '../../src/builder/bake.js';
 import { runRemote } from '../../src/builder/remote.js';
-import { systemClock } from '../../src/clock.js';
 import { configSchema, type ProviderConfig } from '../../src/config.js';
-import { silentLogger } from '../../src/log.js';
-import { SqliteStore } from '../../src/store/sqlite.js';
-import { ManagedProvider } from '../../providers/managed-provider.js';
 import { createOpenStackDriver } from '../../providers/openstack/driver.js';
 import { findBwrap } from '../../providers/openstack/emulator/sandbox.js';
+import { bakeOnce, brokenImages, IMAGES_DIR } from '../helpers/bake-run.js';
 import { startSandboxCloud, type SandboxCloud } from '../helpers/sandbox-cloud.js';
-import { testRuntime } from '../helpers/pool-context.js';
-
-const IMAGES_DIR = join(import.meta.dirname, '..', '..', 'images');
 
 describe.skipIf(!findBwrap())('bake', () => {
   let cloud: SandboxCloud;
@@ -52,18 +45,10 @@ describe.skipIf(!findBwrap())('bake', () => {
     }).providers[0];
   }
 
-  async function run(setup: string, imagesDir: string) {
+  const run = (setup: string, imagesDir: string) => {
     const cfg = provider(setup);
-    const api = new ManagedProvider(createOpenStackDriver(cfg), { rateSeconds: 0.001, burst: 50, pollIntervalMs: 50 });
-    const store = SqliteStore.open(join(work, `nodepool-${setup}.db`));
-    const deps = { store, clock: systemClock, log: silentLogger, deploymentId: 'dep-t', runtime: testRuntime(cfg, api), readKey: (p: string) => readFile(p), imagesDir, logDir: join(work, 'logs') };
-    try {
-      return { row: await bake(deps, 'ubuntu') };
-    } finally {
-      await api.close();
-      await store.close();
-    }
-  }
+    return bakeOnce({ cfg, driver: createOpenStackDriver(cfg), work, setup, imagesDir, deploymentId: 'dep-t' });
+  };
 
   it('bakes a ready snapshot that carries the setup marker, and deletes its template server', async () => {
     const { row } = await run('setup.sh', IMAGES_DIR);
@@ -90,9 +75,7 @@ describe.skipIf(!findBwrap())('bake', () => {
   });
 
   it('a failing setup leaves no server and no image behind, and says why', async () => {
-    const broken = join(work, 'broken-images');
-    await cp(IMAGES_DIR, broken, { recursive: true });
-    await writeFile(join(broken, 'fail.sh'), '#!/bin/bash\necho "about to fail"\nexit 3\n', { mode: 0o755 });
+    const broken = await brokenImages(work);
     const before = { servers: (await cloud.driver.listServers()).length, images: (await cloud.driver.listImages()).length };
     const { row } = await run('fail.sh', broken);
     expect(row.state).toBe('failed');

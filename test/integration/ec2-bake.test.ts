@@ -1,26 +1,19 @@
 // An image bake on the EC2 emulator's sandboxed instances with the real images/ scripts: the AMI
 // (and its snapshot) carries our tags and the setup's marker, the template instance is gone; a
 // failing setup leaves no instance, no AMI and no snapshot behind.
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bake } from '../../src/builder/bake.js';
 import { runRemote } from '../../src/builder/remote.js';
-import { systemClock } from '../../src/clock.js';
-import { configSchema, type ProviderConfig } from '../../src/config.js';
-import { silentLogger } from '../../src/log.js';
-import { SqliteStore } from '../../src/store/sqlite.js';
-import { ManagedProvider } from '../../providers/managed-provider.js';
+import type { ProviderConfig } from '../../src/config.js';
 import { createEc2Driver } from '../../providers/ec2/driver.js';
 import { startEc2Emulator, type Ec2Emulator } from '../../providers/ec2/emulator/index.js';
 import { findBwrap } from '../../providers/openstack/emulator/sandbox.js';
-import { EC2_BASE_IMAGE } from '../helpers/ec2-pool.js';
-import { testRuntime } from '../helpers/pool-context.js';
+import { bakeOnce, brokenImages, IMAGES_DIR } from '../helpers/bake-run.js';
+import { EC2_BASE_IMAGE, ec2ProviderConfig } from '../helpers/ec2-pool.js';
 import { waitFor } from '../helpers/wait.js';
-
-const IMAGES_DIR = join(import.meta.dirname, '..', '..', 'images');
 
 describe.skipIf(!findBwrap())('bake on EC2', () => {
   let emu: Ec2Emulator;
@@ -41,39 +34,19 @@ describe.skipIf(!findBwrap())('bake on EC2', () => {
     await rm(work, { recursive: true, force: true });
   });
 
-  function provider(setup: string, baseImage = EC2_BASE_IMAGE): ProviderConfig {
-    return configSchema.parse({
-      labels: [{ name: 'small', image: 'ubuntu', providers: [{ name: 'aws' }] }],
-      providers: [
-        {
-          name: 'aws',
-          driver: 'ec2',
-          'region-name': emu.region,
-          endpoint: emu.endpoint,
-          'access-key-id': emu.credentials.accessKeyId,
-          'secret-access-key': emu.credentials.secretAccessKey,
-          keypair: 'nodepool',
-          'max-servers': 5,
-          'ssh-port': emu.sshPort,
-          'poll-interval': '0.05s',
-          images: [{ name: 'ubuntu', 'base-image': baseImage, 'min-ram': 2048, setup, 'private-key': keyPath, username: 'jenkins' }],
-        },
-      ],
-    }).providers[0];
-  }
+  const provider = (setup: string, baseImage = EC2_BASE_IMAGE): ProviderConfig =>
+    ec2ProviderConfig(emu, {
+      keypair: 'nodepool',
+      'max-servers': 5,
+      'ssh-port': emu.sshPort,
+      'poll-interval': '0.05s',
+      images: [{ name: 'ubuntu', 'base-image': baseImage, 'min-ram': 2048, setup, 'private-key': keyPath, username: 'jenkins' }],
+    });
 
-  async function run(setup: string, imagesDir: string) {
+  const run = (setup: string, imagesDir: string) => {
     const cfg = provider(setup);
-    const api = new ManagedProvider(createEc2Driver(cfg), { rateSeconds: 0.001, burst: 50, pollIntervalMs: 50 });
-    const store = SqliteStore.open(join(work, `nodepool-${setup}.db`));
-    const deps = { store, clock: systemClock, log: silentLogger, deploymentId: 'dep-e', runtime: testRuntime(cfg, api), readKey: (p: string) => readFile(p), imagesDir, logDir: join(work, 'logs') };
-    try {
-      return { row: await bake(deps, 'ubuntu') };
-    } finally {
-      await api.close();
-      await store.close();
-    }
-  }
+    return bakeOnce({ cfg, driver: createEc2Driver(cfg), work, setup, imagesDir, deploymentId: 'dep-e' });
+  };
 
   const liveInstances = () => emu.instances().filter((i) => i.state !== 'terminated' && i.state !== 'shutting-down');
 
@@ -116,9 +89,7 @@ describe.skipIf(!findBwrap())('bake on EC2', () => {
   });
 
   it('a failing setup leaves no instance, AMI or snapshot behind, and says why', async () => {
-    const broken = join(work, 'broken-images');
-    await cp(IMAGES_DIR, broken, { recursive: true });
-    await writeFile(join(broken, 'fail.sh'), '#!/bin/bash\necho "about to fail"\nexit 3\n', { mode: 0o755 });
+    const broken = await brokenImages(work);
     const before = { images: emu.images().filter((i) => i.state !== 'deregistered').length, snapshots: emu.snapshots().length };
     const { row } = await run('fail.sh', broken);
     expect(row.state).toBe('failed');

@@ -4,35 +4,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { CapacityError, CloudServerError, NotFoundError, QuotaExceededError, RateLimitedError } from '../../src/errors.js';
-import { configSchema, type ProviderConfig } from '../../src/config.js';
 import { META_OWNER, OWNER } from '../../src/model.js';
 import { createEc2Driver } from '../../providers/ec2/driver.js';
 import { startEc2Emulator, type Ec2Emulator } from '../../providers/ec2/emulator/index.js';
 import { ManagedProvider } from '../../providers/managed-provider.js';
 import { chooseFlavor, type CloudServer, type ProviderDriver } from '../../providers/provider.js';
 import { defineProviderContract } from '../contract/provider-contract.js';
+import { ec2ProviderConfig } from '../helpers/ec2-pool.js';
 
 const START = Date.parse('2030-01-01T00:00:00Z');
-
-/** A provider section as the config schema makes it (defaults filled in). */
-export function ec2ProviderConfig(emu: Ec2Emulator, over: Record<string, unknown> = {}): ProviderConfig {
-  return configSchema.parse({
-    labels: [{ name: 'small', image: 'ubuntu', providers: [{ name: 'aws' }] }],
-    providers: [
-      {
-        name: 'aws',
-        driver: 'ec2',
-        'region-name': emu.region,
-        endpoint: emu.endpoint,
-        'access-key-id': emu.credentials.accessKeyId,
-        'secret-access-key': emu.credentials.secretAccessKey,
-        'max-servers': 10,
-        images: [{ name: 'ubuntu', 'base-image': 'debian-12-amd64-20261101-1920' }],
-        ...over,
-      },
-    ],
-  }).providers[0];
-}
 
 const OURS = { [META_OWNER]: OWNER };
 
