@@ -52,6 +52,12 @@ const CONSISTENCY_WINDOW_MS = 2 * 60_000;
 /** State reasons of a termination we did not ask for (spot interruption, a failed launch), logged once each. */
 const USER_SHUTDOWN = new Set(['Client.UserInitiatedShutdown']);
 
+/** Whether a snapshot's description says CreateImage made it for this AMI ("... for ami-X" or "... for ami-X from vol-Y"). */
+export function madeFor(description: string | undefined, imageId: string): boolean {
+  const d = description ?? '';
+  return d.endsWith(`for ${imageId}`) || d.includes(`for ${imageId} from `);
+}
+
 export function createEc2Driver(cfg: ProviderConfig, opts: Ec2DriverOptions = {}): ProviderDriver {
   const region = cfg['region-name'];
   if (!region && !opts.client) throw new ConfigError([`providers.${cfg.name}.region-name: required for the ec2 driver`]);
@@ -179,10 +185,13 @@ export function createEc2Driver(cfg: ProviderConfig, opts: Ec2DriverOptions = {}
     }
   }
 
-  /** Our snapshots CreateImage made for this AMI (EC2 describes them "Created by CreateImage(i-...) for ami-..."). */
+  /**
+   * Our snapshots CreateImage made for this AMI. EC2 describes them "Created by CreateImage(i-...)
+   * for ami-..." or, for some volumes, "... for ami-... from vol-...": both are matched.
+   */
   async function snapshotsLeftBy(imageId: string): Promise<string[]> {
     const answer = await send('DescribeSnapshots', () =>
-      client.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: [ownerFilter, { Name: 'description', Values: [`*for ${imageId}`] }] })),
+      client.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: [ownerFilter, { Name: 'description', Values: [`*for ${imageId}`, `*for ${imageId} from *`] }] })),
     );
     return (answer.Snapshots ?? []).map((s) => s.SnapshotId).filter((s): s is string => !!s);
   }
@@ -427,7 +436,7 @@ export function createEc2Driver(cfg: ProviderConfig, opts: Ec2DriverOptions = {}
       const hidden = recentImages.unseen().map((i) => i.id);
       return snapshots.map((s) => {
         const used = usedBy.get(s.SnapshotId ?? '') ?? [];
-        const maker = hidden.find((id) => s.Description?.endsWith(`for ${id}`));
+        const maker = hidden.find((id) => madeFor(s.Description, id));
         return toImageArtifact(s, maker && !used.includes(maker) ? [...used, maker] : used, now);
       });
     },
