@@ -246,20 +246,27 @@ export class ImageBuilder {
     const actions = reconcileImages({ provider: name, deploymentId: ctx.deploymentId, rows, images, servers, artifacts, baking, suspects: this.suspects.get(name) ?? new Set() });
     this.suspects.set(name, actions.suspects);
     const log = ctx.log.child({ provider: name });
+    // Each delete on its own: one the cloud refuses (an AMI with deregistration protection, a
+    // snapshot in use) must not keep the leaked servers and snapshots after it alive.
+    const each = async (what: Record<string, string>, kind: string, del: () => Promise<void>) => {
+      try {
+        await del();
+        ctx.metrics.leaks.inc({ provider: name, kind });
+      } catch (err) {
+        log.warn({ err, ...what }, `could not delete leaked ${kind}; tried again on a later pass`);
+      }
+    };
     for (const image of actions.leakedImages) {
       log.warn({ externalId: image.id, name: image.name }, 'deleting leaked image');
-      await rt.api.deleteImage(image.id);
-      ctx.metrics.leaks.inc({ provider: name, kind: 'image' });
+      await each({ externalId: image.id }, 'image', () => rt.api.deleteImage(image.id));
     }
     for (const server of actions.leakedServers) {
       log.warn({ server: server.id, name: server.name }, 'deleting leaked bake server');
-      await rt.api.deleteServer(server.id);
-      ctx.metrics.leaks.inc({ provider: name, kind: 'server' });
+      await each({ server: server.id }, 'server', () => rt.api.deleteServer(server.id));
     }
     for (const artifact of actions.leakedArtifacts) {
       log.warn({ artifact: artifact.id, kind: artifact.kind }, `deleting leaked image ${artifact.kind}`);
-      await rt.api.deleteImageArtifact(artifact.id);
-      ctx.metrics.leaks.inc({ provider: name, kind: artifact.kind });
+      await each({ artifact: artifact.id }, artifact.kind, () => rt.api.deleteImageArtifact(artifact.id));
     }
   }
 
