@@ -246,6 +246,9 @@ async function runScript(deps: BakeDeps, conn: Client, script: string, row: Imag
   await mkdir(deps.logDir, { recursive: true });
   const file = join(deps.logDir, `${row.provider}-${row.image}-${row.id}.log`);
   const out: WriteStream = createWriteStream(file, { flags: 'a' });
+  // A log that cannot be written (a full disk, a bad path) fails the bake; unheard, its 'error' would kill the daemon.
+  let logError: Error | null = null;
+  out.on('error', (err) => (logError ??= err));
   let lastErr = '';
   try {
     out.write(`--- ${role}: ${script} ${hostname}\n`);
@@ -270,8 +273,9 @@ async function runScript(deps: BakeDeps, conn: Client, script: string, row: Imag
       throw new LaunchError(`${role} script ${script} exited ${result.code ?? `on signal ${result.signal}`}${why} (log: ${file})`);
     }
   } finally {
-    await new Promise<void>((resolve) => out.end(resolve));
+    await new Promise<void>((resolve) => (out.destroyed ? resolve() : out.end(() => resolve())));
   }
+  if (logError) throw new LaunchError(`cannot write the build log ${file}: ${(logError as Error).message}`);
 }
 
 async function waitForSnapshot(deps: BakeDeps, id: string, timeoutMs: number, signal: AbortSignal): Promise<void> {
