@@ -2,6 +2,7 @@
 // the simulated master, and two emulated clouds. Builds queue in gearmand; the daemon launches,
 // registers, hears onStarted/onFinalized, replaces and deletes.
 import { afterEach, expect, it } from 'vitest';
+import { ciTop, startClockedSim } from '../helpers/ci-rig.js';
 import { startGearmand, type Gearmand } from '../helpers/gearmand.js';
 import { startPool, type PoolHarness } from '../helpers/pool-harness.js';
 import { waitFor } from '../helpers/wait.js';
@@ -21,16 +22,6 @@ afterEach(async () => {
   await gearmand?.stop();
   h = sim = gearmand = null;
 });
-
-function ciTop(g: Gearmand, s: SimMaster): string[] {
-  return [
-    `gearman-servers: [{ host: ${g.host}, port: ${g.port} }]`,
-    `zmq-publishers: ["${s.zmqUrl}"]`,
-    'demand-interval: 0.3s',
-    'targets:',
-    `  - { name: jenkins, jenkins: { url: "${s.jenkinsUrl}", user: nodepool, apikey: token, credentials-id: ssh-key } }`,
-  ];
-}
 
 type EventStats = { received: number; bad: Record<string, number> };
 const eventStats = (d: Daemon) => d.health().events as EventStats;
@@ -155,7 +146,7 @@ it('single use on Jenkins: with two builds queued for one label and one node, th
   const server = { host: gearmand.host, port: gearmand.port };
   // Builds end only when this clock is advanced: the daemon's onStarted handling cannot race them.
   const buildClock = new ManualClock(Date.now());
-  sim = await startSimMaster({ gearman: [server], user: 'nodepool', apiToken: 'token', buildDurationMs: 1000, clock: buildClock, jobs: [{ name: 'unit', labels: ['small'] }], log: silentLogger });
+  sim = await startClockedSim(gearmand, buildClock);
   h = await startPool({
     clouds: [{ name: 'cloud-a', maxServers: 1 }],
     labels: [{ name: 'small', minReady: 1, providers: ['cloud-a'] }],

@@ -3,14 +3,14 @@
 // onStarted and no onFinalized at all: only the target reconcile pass (Target.view against the
 // master's /computer/NAME/api/json) can put the node in use and, once its build ended, delete it.
 import { afterEach, expect, it } from 'vitest';
-import { createServer } from 'node:net';
+import { ciTop, deadPort, startClockedSim, startDaemonNoGrace } from '../helpers/ci-rig.js';
 import { startGearmand, type Gearmand } from '../helpers/gearmand.js';
 import { startPool, type PoolHarness } from '../helpers/pool-harness.js';
 import { waitFor } from '../helpers/wait.js';
 import { startSimMaster, type SimMaster } from '../../src/sim/master.js';
 import { startLoad, type Load } from '../../src/sim/load.js';
 import { silentLogger } from '../../src/log.js';
-import { Daemon } from '../../src/daemon.js';
+import type { Daemon } from '../../src/daemon.js';
 import { ManualClock } from '../../src/clock.js';
 import { JenkinsTarget } from '../../src/targets/jenkins.js';
 
@@ -26,40 +26,20 @@ afterEach(async () => {
   h = sim = gearmand = load = null;
 });
 
-/** A TCP port nothing listens on (taken and released): the daemon's subscription stays empty. */
-async function deadPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
 async function setUp(reconcileInterval: string): Promise<{ buildClock: ManualClock; start: () => Promise<Daemon> }> {
   gearmand = await startGearmand();
-  const server = { host: gearmand.host, port: gearmand.port };
   // Builds end only when this clock is advanced.
   const buildClock = new ManualClock(Date.now());
-  sim = await startSimMaster({ gearman: [server], user: 'nodepool', apiToken: 'token', buildDurationMs: 1000, clock: buildClock, jobs: [{ name: 'unit', labels: ['small'] }], log: silentLogger });
+  sim = await startClockedSim(gearmand, buildClock);
   h = await startPool({
     clouds: [{ name: 'cloud-a', maxServers: 3 }],
     labels: [{ name: 'small', minReady: 1, providers: ['cloud-a'] }],
-    extraTop: [
-      `gearman-servers: [{ host: ${gearmand.host}, port: ${gearmand.port} }]`,
-      `zmq-publishers: ["tcp://127.0.0.1:${await deadPort()}"]`,
-      'demand-interval: 0.3s',
-      `reconcile-interval: ${reconcileInterval}`,
-      'targets:',
-      `  - { name: jenkins, jenkins: { url: "${sim.jenkinsUrl}", user: nodepool, apikey: token, credentials-id: ssh-key } }`,
-    ],
+    extraTop: ciTop(gearmand, sim, [`reconcile-interval: ${reconcileInterval}`], `tcp://127.0.0.1:${await deadPort()}`),
   });
   const harness = h;
   return {
     buildClock,
-    start: async () => {
-      harness.daemon = await Daemon.start({ configPath: harness.configPath, dbPath: harness.dbPath, env: harness.env, log: silentLogger, storeWatchMs: 100, reconcileGraceMs: 0 });
-      return harness.daemon;
-    },
+    start: () => startDaemonNoGrace(harness),
   };
 }
 
@@ -125,7 +105,7 @@ it('the start-up pass catches a build that started while the daemon was down', {
 it('JenkinsTarget.view: absent, idle, offline and busy, each with one GET', async () => {
   gearmand = await startGearmand();
   const buildClock = new ManualClock(Date.now());
-  sim = await startSimMaster({ gearman: [{ host: gearmand.host, port: gearmand.port }], user: 'nodepool', apiToken: 'token', buildDurationMs: 1000, clock: buildClock, jobs: [{ name: 'unit', labels: ['small'] }], log: silentLogger });
+  sim = await startClockedSim(gearmand, buildClock);
   const target = new JenkinsTarget({ name: 'jenkins', url: sim.jenkinsUrl, user: 'nodepool', apikey: 'token', credentialsId: 'ssh-key', log: silentLogger });
   try {
     const gets = () => sim!.requests()['GET /computer/NAME/api/json'] ?? 0;

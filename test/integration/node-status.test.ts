@@ -1,13 +1,12 @@
 // Gearman node_status:<manager> on real parts: a real gearmand, the simulated master as the
 // manager (node_assign, node_revoke, node_status), GearmanTarget.view, and the daemon's reconcile
 // pass repairing a Gearman target's nodes when every build event is lost.
-import { createServer } from 'node:net';
 import { afterEach, expect, it, vi } from 'vitest';
+import { deadPort, startClockedSim, startDaemonNoGrace } from '../helpers/ci-rig.js';
 import { startGearmand, type Gearmand } from '../helpers/gearmand.js';
 import { startPool, type PoolHarness } from '../helpers/pool-harness.js';
 import { waitFor } from '../helpers/wait.js';
 import { ManualClock } from '../../src/clock.js';
-import { Daemon } from '../../src/daemon.js';
 import { GearmanAdminClient } from '../../src/gearman/admin-client.js';
 import { silentLogger } from '../../src/log.js';
 import { startLoad, type Load } from '../../src/sim/load.js';
@@ -41,14 +40,6 @@ async function serving(g: Gearmand, fns: string[]): Promise<void> {
   }
 }
 
-async function deadPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
 it('parseStatusReply: present is required; busy and offline default false; builds kept when a count', () => {
   expect(parseStatusReply('{"name":"n","present":true,"busy":true,"builds":1}', 'n')).toEqual({ present: true, busy: true, offline: false, builds: 1 });
   expect(parseStatusReply('{"present":false}', 'n')).toEqual({ present: false, busy: false, offline: false });
@@ -61,7 +52,7 @@ it('GearmanTarget.view asks node_status:<manager>: absent, idle, busy, then done
   gearmand = await startGearmand();
   const server = { host: gearmand.host, port: gearmand.port };
   const buildClock = new ManualClock(Date.now());
-  sim = await startSimMaster({ gearman: [server], user: 'u', apiToken: 't', buildDurationMs: 1000, clock: buildClock, jobs: [{ name: 'unit', labels: ['small'] }], log: silentLogger, managerName: 'mgr-1' });
+  sim = await startClockedSim(gearmand, buildClock, { user: 'u', apiToken: 't', managerName: 'mgr-1' });
   await serving(gearmand, ['node_assign:sim-master', 'node_status:mgr-1']);
   // The target's clock only drives the status-check cache here: it moves when the test says.
   const clock = new ManualClock(Date.now());
@@ -118,7 +109,7 @@ it('with every build event lost, the pass puts a Gearman target\'s node in use a
   gearmand = await startGearmand();
   const server = { host: gearmand.host, port: gearmand.port };
   const buildClock = new ManualClock(Date.now());
-  sim = await startSimMaster({ gearman: [server], user: 'u', apiToken: 't', buildDurationMs: 1000, clock: buildClock, jobs: [{ name: 'unit', labels: ['small'] }], log: silentLogger });
+  sim = await startClockedSim(gearmand, buildClock, { user: 'u', apiToken: 't' });
   h = await startPool({
     clouds: [{ name: 'cloud-a', maxServers: 2 }],
     labels: [{ name: 'small', minReady: 1, providers: ['cloud-a'] }],
@@ -131,8 +122,7 @@ it('with every build event lost, the pass puts a Gearman target\'s node in use a
       '  - { name: sim-master, gearman: {} }',
     ],
   });
-  const harness = h;
-  const daemon = (harness.daemon = await Daemon.start({ configPath: harness.configPath, dbPath: harness.dbPath, env: harness.env, log: silentLogger, storeWatchMs: 100, reconcileGraceMs: 0 }));
+  const daemon = await startDaemonNoGrace(h);
   const ready = await waitFor(async () => (await daemon.store.listNodes({ states: ['ready'] }))[0], { what: 'one ready node' });
   expect(ready.manager).toBe('sim-master');
 

@@ -8,12 +8,12 @@ import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { ManualClock, systemClock } from '../../src/clock.js';
 import type { Daemon } from '../../src/daemon.js';
-import { silentLogger } from '../../src/log.js';
 import { startLoad } from '../../src/sim/load.js';
-import { startSimMaster, type SimMaster } from '../../src/sim/master.js';
+import type { SimMaster } from '../../src/sim/master.js';
 import type { LabelView } from '../../src/views.js';
 import { startWebServer, type WebServer } from '../../src/web/server.js';
 import { chromiumPath, NO_CHROMIUM } from '../helpers/chromium.js';
+import { startClockedSim } from '../helpers/ci-rig.js';
 import { startGearmand, type Gearmand } from '../helpers/gearmand.js';
 import { startPool, type PoolHarness } from '../helpers/pool-harness.js';
 import { startUdpListener, type UdpListener } from '../helpers/udp-listener.js';
@@ -148,7 +148,7 @@ it('during the CI loop, /metrics, /api/labels, label-list, statsd and the status
   const server = { host: gearmand.host, port: gearmand.port };
   // Builds end only when this clock moves: the pool holds still in use while the sources are read.
   const buildClock = new ManualClock(Date.now());
-  sim = await startSimMaster({ gearman: [server], user: 'nodepool', apiToken: 'token', buildDurationMs: 1000, clock: buildClock, jobs: [{ name: 'unit', labels: ['small'] }], log: silentLogger });
+  sim = await startClockedSim(gearmand, buildClock);
   h = await startPool({
     clouds: [{ name: 'cloud-a', maxServers: 3 }],
     labels: [

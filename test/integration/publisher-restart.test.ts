@@ -4,6 +4,7 @@
 // builds that started and ended unseen.
 import { afterEach, expect, it } from 'vitest';
 import { Publisher } from 'zeromq';
+import { ciTop, listenerLive, startClockedSim } from '../helpers/ci-rig.js';
 import { startGearmand, type Gearmand } from '../helpers/gearmand.js';
 import { startPool, type PoolHarness } from '../helpers/pool-harness.js';
 import { waitFor } from '../helpers/wait.js';
@@ -14,7 +15,7 @@ import { EventListener, configuredUrl, type EventListenerStats } from '../../src
 import { silentLogger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics.js';
 import { startLoad, type Load } from '../../src/sim/load.js';
-import { startSimMaster, type SimMaster } from '../../src/sim/master.js';
+import type { SimMaster } from '../../src/sim/master.js';
 
 let gearmand: Gearmand | null = null;
 let sim: SimMaster | null = null;
@@ -113,19 +114,12 @@ async function publisherRestart(offlineWhenComplete: boolean): Promise<void> {
   const server = { host: gearmand.host, port: gearmand.port };
   // Builds end only when this clock is advanced: they start and end while the publisher is down.
   const buildClock = new ManualClock(Date.now());
-  sim = await startSimMaster({ gearman: [server], user: 'nodepool', apiToken: 'token', buildDurationMs: 1000, clock: buildClock, jobs: [{ name: 'unit', labels: ['small'] }], log: silentLogger });
+  sim = await startClockedSim(gearmand, buildClock);
   h = await startPool({
     clouds: [{ name: 'cloud-a', maxServers: 4 }],
     labels: [{ name: 'small', minReady: 2, providers: ['cloud-a'] }],
-    extraTop: [
-      `gearman-servers: [{ host: ${gearmand.host}, port: ${gearmand.port} }]`,
-      `zmq-publishers: ["${sim.zmqUrl}"]`,
-      'demand-interval: 0.3s',
-      // Only the start-up pass and the reconnect's can run one.
-      'reconcile-interval: 1h',
-      'targets:',
-      `  - { name: jenkins, jenkins: { url: "${sim.jenkinsUrl}", user: nodepool, apikey: token, credentials-id: ssh-key } }`,
-    ],
+    // Only the start-up pass and the reconnect's can run one.
+    extraTop: ciTop(gearmand, sim, ['reconcile-interval: 1h']),
   });
   const daemon: Daemon = await h.startDaemon();
   const passes = () => daemon.targetReconcile.stats().passes;
@@ -133,8 +127,7 @@ async function publisherRestart(offlineWhenComplete: boolean): Promise<void> {
   await waitFor(async () => (await daemon.store.listNodes()).filter((n) => n.state === 'ready').length === 2, { what: 'min-ready 2' });
   await waitFor(() => passes() >= 1, { what: 'the start-up pass' });
   // The subscription is live before the outage (a frame for a node nobody owns).
-  let n = 0;
-  await waitFor(async () => (await sim!.publish(`onCompleted ${JSON.stringify({ name: 'probe', url: 'job/probe/', build: { number: ++n, node_name: 'nobody' } })}`), events().handled > 0), { what: 'the listener live', intervalMs: 50 });
+  await listenerLive(sim, () => events().handled);
   const before = await daemon.store.listNodes({ states: ['ready'] });
   const buildEvents = async () => (await daemon.metrics.events.get()).values.filter((v) => v.labels.topic === 'onStarted' || v.labels.topic === 'onFinalized').reduce((t, v) => t + v.value, 0);
 

@@ -4,14 +4,14 @@
 // race the master's scheduler: with the offline step the second build waits for a fresh node; with
 // JenkinsTarget.takeOffline stubbed out (the control), the master runs it on the same node.
 import { afterEach, expect, it, vi } from 'vitest';
+import { ciTop, listenerLive, startClockedSim, startDaemonNoGrace } from '../helpers/ci-rig.js';
 import { startGearmand, type Gearmand } from '../helpers/gearmand.js';
 import { startPool, type PoolHarness } from '../helpers/pool-harness.js';
 import { waitFor } from '../helpers/wait.js';
 import { ManualClock } from '../../src/clock.js';
-import { Daemon } from '../../src/daemon.js';
-import { silentLogger } from '../../src/log.js';
+import type { Daemon } from '../../src/daemon.js';
 import { startLoad, type Load } from '../../src/sim/load.js';
-import { startSimMaster, type SimMaster } from '../../src/sim/master.js';
+import type { SimMaster } from '../../src/sim/master.js';
 import { JenkinsTarget } from '../../src/targets/jenkins.js';
 
 let gearmand: Gearmand | null = null;
@@ -33,27 +33,18 @@ async function run(stubOffline: boolean): Promise<{ sim: SimMaster; daemon: Daem
   gearmand = await startGearmand();
   const server = { host: gearmand.host, port: gearmand.port };
   const buildClock = new ManualClock(Date.now());
-  sim = await startSimMaster({ gearman: [server], user: 'nodepool', apiToken: 'token', buildDurationMs: 1000, clock: buildClock, jobs: [{ name: 'unit', labels: ['small'] }], log: silentLogger });
+  sim = await startClockedSim(gearmand, buildClock);
   h = await startPool({
     // One server: no replacement can take the second build while the first runs.
     clouds: [{ name: 'cloud-a', maxServers: 1 }],
     labels: [{ name: 'small', minReady: 1, providers: ['cloud-a'] }],
-    extraTop: [
-      `gearman-servers: [{ host: ${gearmand.host}, port: ${gearmand.port} }]`,
-      `zmq-publishers: ["${sim.zmqUrl}"]`,
-      'demand-interval: 0.3s',
-      'reconcile-interval: 1h',
-      'targets:',
-      `  - { name: jenkins, jenkins: { url: "${sim.jenkinsUrl}", user: nodepool, apikey: token, credentials-id: ssh-key } }`,
-    ],
+    extraTop: ciTop(gearmand, sim, ['reconcile-interval: 1h']),
   });
-  const harness = h;
   // No grace: the reconnect's pass may judge the in-use node at once.
-  const daemon = (harness.daemon = await Daemon.start({ configPath: harness.configPath, dbPath: harness.dbPath, env: harness.env, log: silentLogger, storeWatchMs: 100, reconcileGraceMs: 0 }));
+  const daemon = await startDaemonNoGrace(h);
   const node = await waitFor(async () => (await daemon.store.listNodes({ states: ['ready'] }))[0], { what: 'one ready node' });
   const handled = () => (daemon.health().events as { handled: number }).handled;
-  let n = 0;
-  await waitFor(async () => (await sim!.publish(`onCompleted ${JSON.stringify({ name: 'probe', url: 'job/probe/', build: { number: ++n, node_name: 'nobody' } })}`), handled() > 0), { what: 'the listener live', intervalMs: 50 });
+  await listenerLive(sim, handled);
   // Jenkins' own queue: nothing in the builds asks the Gearman plugin to take the agent offline.
   load = startLoad({ gearman: [server], jobs: [{ name: 'unit', label: 'small' }], ratePerSecond: 100, count: 2, offlineWhenComplete: false });
   await waitFor(() => sim!.builds()[0], { what: 'the first build' });
