@@ -94,6 +94,8 @@ export function createEc2Driver(cfg: ProviderConfig, opts: Ec2DriverOptions = {}
   const notYetVisible = (kind: string, id: string, err: unknown) =>
     new CloudServerError(`EC2: ${kind} ${id} is not visible to reads yet (eventual consistency); retry`, 503, { cause: err });
   let nextSubnet = 0;
+  /** The subnet each create's client token went out with (bounded), so its retries repeat it. */
+  const subnetOfToken = new Map<string, string>();
   let closed: Promise<void> | null = null;
 
   async function send<T>(action: string, fn: () => Promise<T>): Promise<T> {
@@ -231,7 +233,15 @@ export function createEc2Driver(cfg: ProviderConfig, opts: Ec2DriverOptions = {}
 
     async createServer(req: CreateServerRequest): Promise<CloudServer> {
       const subnets = cfg.subnets;
-      const subnet = subnets.length > 0 ? subnets[nextSubnet++ % subnets.length] : undefined;
+      const clientToken = req.clientToken ?? randomUUID();
+      // A retry of this create (same client token) must name the same subnet: EC2 answers
+      // IdempotentParameterMismatch, not the first instance, to a token repeated with other parameters.
+      let subnet = subnetOfToken.get(clientToken);
+      if (subnet === undefined && subnets.length > 0) {
+        subnet = subnets[nextSubnet++ % subnets.length];
+        if (subnetOfToken.size >= 1000) subnetOfToken.clear();
+        subnetOfToken.set(clientToken, subnet);
+      }
       const groups = cfg['security-groups'];
       const tags = metadataToTags(req.metadata, req.name);
       const input: RunInstancesCommandInput = {
@@ -242,7 +252,7 @@ export function createEc2Driver(cfg: ProviderConfig, opts: Ec2DriverOptions = {}
         MinCount: 1,
         MaxCount: 1,
         // Stable across ManagedProvider's retries of this create: a lost answer never makes a second instance.
-        ClientToken: req.clientToken ?? randomUUID(),
+        ClientToken: clientToken,
         KeyName: req.keyName ?? cfg.keypair,
         TagSpecifications: [
           { ResourceType: 'instance', Tags: tags },
@@ -262,6 +272,7 @@ export function createEc2Driver(cfg: ProviderConfig, opts: Ec2DriverOptions = {}
         input.InstanceMarketOptions = { MarketType: 'spot', SpotOptions: { SpotInstanceType: 'one-time', InstanceInterruptionBehavior: 'terminate' } };
       }
       const answer = await send('RunInstances', () => client.send(new RunInstancesCommand(input)));
+      subnetOfToken.delete(clientToken);
       const instance = answer.Instances?.[0];
       if (!instance?.InstanceId) throw new CloudServerError('EC2 RunInstances: the answer names no instance');
       log.debug({ server: instance.InstanceId, name: req.name, subnet, type: req.flavorId }, 'instance launched');
