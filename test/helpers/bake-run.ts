@@ -1,15 +1,21 @@
-// One image bake through the real ManagedProvider, for the bake tests of each cloud, and the
-// images/ scripts with a setup that fails.
+// For the bake and image-builder tests of each cloud: one image bake through the real
+// ManagedProvider, the images/ scripts with a setup that fails, a rebuild asked of the daemon, and
+// a file read over SSH on a node.
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import ssh2 from 'ssh2';
 import { bake } from '../../src/builder/bake.js';
+import { runRemote } from '../../src/builder/remote.js';
 import { systemClock } from '../../src/clock.js';
 import type { ProviderConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
+import type { ImageRecord } from '../../src/model.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
+import type { Store } from '../../src/store/store.js';
 import { ManagedProvider } from '../../providers/managed-provider.js';
 import type { ProviderDriver } from '../../providers/provider.js';
 import { testRuntime } from './pool-context.js';
+import { waitFor } from './wait.js';
 
 export const IMAGES_DIR = join(import.meta.dirname, '..', '..', 'images');
 
@@ -35,4 +41,34 @@ export async function brokenImages(work: string): Promise<string> {
   await cp(IMAGES_DIR, broken, { recursive: true });
   await writeFile(join(broken, 'fail.sh'), '#!/bin/bash\necho "about to fail"\nexit 3\n', { mode: 0o755 });
   return broken;
+}
+
+/**
+ * Asks for a build of `provider`'s image ubuntu as `image-update` does, waits until it ended
+ * (`timeoutMs` for that, default 30 s), then until `leftovers()` is empty (`what` names them); the row.
+ */
+export async function requestRebuild(store: Store, provider: string, leftovers: () => unknown[], what: string, timeoutMs?: number): Promise<ImageRecord> {
+  const req = await store.requestImageBuild(provider, 'ubuntu');
+  const rowId = await waitFor(async () => (await store.getImageRequest(req.id))?.imageId, { what: 'the daemon to take the request' });
+  const row = await waitFor(async () => {
+    const r = await store.getImage(rowId);
+    return r && r.state !== 'building' ? r : undefined;
+  }, { what: `build ${rowId} to end`, timeoutMs });
+  await waitFor(() => leftovers().length === 0, { what });
+  return row;
+}
+
+/** The text of `path` on `host`, read over SSH (`port`) as jenkins with the private key `key`. */
+export async function readOverSsh(host: string, port: number, key: string, path: string): Promise<string> {
+  const conn = new ssh2.Client();
+  await new Promise<void>((resolve, reject) =>
+    conn.on('ready', () => resolve()).on('error', reject).connect({ host, port, username: 'jenkins', privateKey: key, hostVerifier: () => true }),
+  );
+  let out = '';
+  try {
+    await runRemote(conn, ['cat', path], { onOutput: (c) => (out += c) });
+  } finally {
+    conn.end();
+  }
+  return out;
 }

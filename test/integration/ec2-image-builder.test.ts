@@ -9,10 +9,8 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeregisterImageCommand, EC2Client } from '@aws-sdk/client-ec2';
-import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentImage } from '../../src/builder/retention.js';
-import { runRemote } from '../../src/builder/remote.js';
 import { markImageForDeletion } from '../../src/image-actions.js';
 import { imageMetadata, META_IMAGE_ID, META_OWNER, OWNER, type ImageRecord } from '../../src/model.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
@@ -20,9 +18,8 @@ import { createEc2Driver } from '../../providers/ec2/driver.js';
 import type { Ec2Emulator } from '../../providers/ec2/emulator/index.js';
 import { findBwrap } from '../../providers/openstack/emulator/sandbox.js';
 import { startMixedPool, type MixedPoolHarness } from '../helpers/ec2-pool.js';
+import { IMAGES_DIR, readOverSsh, requestRebuild } from '../helpers/bake-run.js';
 import { waitFor } from '../helpers/wait.js';
-
-const IMAGES_DIR = join(import.meta.dirname, '..', '..', 'images');
 
 describe.skipIf(!findBwrap())('image builder in the daemon on EC2', () => {
   let h: MixedPoolHarness;
@@ -71,30 +68,9 @@ describe.skipIf(!findBwrap())('image builder in the daemon on EC2', () => {
   const snapshots = () => emu.snapshots().filter((s) => s.tags[META_OWNER] === OWNER);
 
   /** Asks for a build as `image-update` does and waits until it ended; no bake instance may be left. */
-  async function rebuild(): Promise<ImageRecord> {
-    const req = await store.requestImageBuild('aws', 'ubuntu');
-    const rowId = await waitFor(async () => (await store.getImageRequest(req.id))?.imageId, { what: 'the daemon to take the request' });
-    const row = await waitFor(async () => {
-      const r = await store.getImage(rowId);
-      return r && r.state !== 'building' ? r : undefined;
-    }, { what: `build ${rowId} to end`, timeoutMs: 60_000 });
-    await waitFor(() => bakeInstances().length === 0, { what: 'bake instances gone' });
-    return row;
-  }
+  const rebuild = (): Promise<ImageRecord> => requestRebuild(store, 'aws', bakeInstances, 'bake instances gone', 60_000);
 
-  async function sshCat(host: string, path: string): Promise<string> {
-    const conn = new ssh2.Client();
-    await new Promise<void>((resolve, reject) =>
-      conn.on('ready', () => resolve()).on('error', reject).connect({ host, port: emu.sshPort, username: 'jenkins', privateKey: key, hostVerifier: () => true }),
-    );
-    let out = '';
-    try {
-      await runRemote(conn, ['cat', path], { onOutput: (c) => (out += c) });
-    } finally {
-      conn.end();
-    }
-    return out;
-  }
+  const sshCat = (host: string, path: string) => readOverSsh(host, emu.sshPort, key, path);
 
   it('bakes the missing AMI first and launches nodes from it that carry the setup marker', async () => {
     const first = await waitFor(async () => (await rows()).find((r) => r.state === 'ready'), { what: 'the first bake', timeoutMs: 60_000 });

@@ -8,20 +8,17 @@
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentImage } from '../../src/builder/retention.js';
 import { runCli } from '../../src/cli/main.js';
 import { systemClock } from '../../src/clock.js';
-import { runRemote } from '../../src/builder/remote.js';
 import { imageMetadata, META_IMAGE_ID, type ImageRecord } from '../../src/model.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { findBwrap } from '../../providers/openstack/emulator/sandbox.js';
 import type { OpenStackEmulator } from '../../providers/openstack/emulator/index.js';
 import { startPool, type PoolHarness } from '../helpers/pool-harness.js';
+import { IMAGES_DIR, readOverSsh, requestRebuild } from '../helpers/bake-run.js';
 import { waitFor } from '../helpers/wait.js';
-
-const IMAGES_DIR = join(import.meta.dirname, '..', '..', 'images');
 
 describe.skipIf(!findBwrap())('image builder in the daemon', () => {
   let h: PoolHarness;
@@ -68,30 +65,9 @@ describe.skipIf(!findBwrap())('image builder in the daemon', () => {
   const snapshots = () => emu.images().filter((i) => i.properties.nodepool_owner === 'nodepool-ts');
 
   /** Asks for a build as `image-update` does and waits until it ended; no bake server may be left. */
-  async function rebuild(): Promise<ImageRecord> {
-    const req = await store.requestImageBuild('cloud-a', 'ubuntu');
-    const rowId = await waitFor(async () => (await store.getImageRequest(req.id))?.imageId, { what: 'the daemon to take the request' });
-    const row = await waitFor(async () => {
-      const r = await store.getImage(rowId);
-      return r && r.state !== 'building' ? r : undefined;
-    }, { what: `build ${rowId} to end` });
-    await waitFor(() => bakeServers().length === 0, { what: 'bake servers gone' });
-    return row;
-  }
+  const rebuild = (): Promise<ImageRecord> => requestRebuild(store, 'cloud-a', bakeServers, 'bake servers gone');
 
-  async function sshCat(host: string, path: string): Promise<string> {
-    const conn = new ssh2.Client();
-    await new Promise<void>((resolve, reject) =>
-      conn.on('ready', () => resolve()).on('error', reject).connect({ host, port: emu.sshPort, username: 'jenkins', privateKey: key, hostVerifier: () => true }),
-    );
-    let out = '';
-    try {
-      await runRemote(conn, ['cat', path], { onOutput: (c) => (out += c) });
-    } finally {
-      conn.end();
-    }
-    return out;
-  }
+  const sshCat = (host: string, path: string) => readOverSsh(host, emu.sshPort, key, path);
 
   it('bakes the missing image first, validates it, and launches nodes from it that carry the setup marker', async () => {
     const first = await waitFor(async () => (await rows()).find((r) => r.state === 'ready'), { what: 'the first bake', timeoutMs: 60_000 });
