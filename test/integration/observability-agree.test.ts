@@ -3,8 +3,8 @@
 // page in Chromium show the same numbers at the same instant. "The same instant" is a window in
 // which the store did not change: the nodes and the newest audit row are read before and after
 // every source, and a round counts only when both reads are equal.
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { afterEach, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { ManualClock, systemClock } from '../../src/clock.js';
 import type { Daemon } from '../../src/daemon.js';
@@ -12,28 +12,20 @@ import { startLoad } from '../../src/sim/load.js';
 import type { SimMaster } from '../../src/sim/master.js';
 import type { LabelView } from '../../src/views.js';
 import { startWebServer, type WebServer } from '../../src/web/server.js';
-import { chromiumPath, NO_CHROMIUM } from '../helpers/chromium.js';
+import { fileBrowser } from '../helpers/chromium.js';
 import { startClockedSim } from '../helpers/ci-rig.js';
 import { startGearmand, type Gearmand } from '../helpers/gearmand.js';
 import { startPool, type PoolHarness } from '../helpers/pool-harness.js';
 import { startUdpListener, type UdpListener } from '../helpers/udp-listener.js';
 import { waitFor } from '../helpers/wait.js';
 
-const executablePath = chromiumPath();
-if (!executablePath) console.warn(NO_CHROMIUM);
+const { browser } = fileBrowser();
 
-let browser: Browser | null = null;
 let gearmand: Gearmand | null = null;
 let sim: SimMaster | null = null;
 let h: PoolHarness | null = null;
 let web: WebServer | null = null;
 let udp: UdpListener | null = null;
-beforeAll(async () => {
-  if (executablePath) browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
-});
-afterAll(async () => {
-  await browser?.close();
-});
 afterEach(async () => {
   await web?.close();
   await h?.close();
@@ -170,7 +162,8 @@ it('during the CI loop, /metrics, /api/labels, label-list, statsd and the status
   const url = web.url;
   await waitFor(async () => (await daemon.store.listNodes({ states: ['ready'] })).length === 2, { what: 'min-ready' });
 
-  const page = browser ? await browser.newPage({ viewport: { width: 1280, height: 900 } }) : null;
+  const b = browser();
+  const page = b ? await b.newPage({ viewport: { width: 1280, height: 900 } }) : null;
   const load = startLoad({ gearman: [server], jobs: [{ name: 'unit', label: 'small' }], ratePerSecond: 20, count: 4 });
   try {
     if (page) {

@@ -3,28 +3,20 @@
 // change without a reload, the chart draws the history, and a screenshot is kept as an artifact.
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { afterEach, describe, expect, it } from 'vitest';
 import { holdNode } from '../../src/operator-actions.js';
 import type { LabelView } from '../../src/views.js';
 import { startWebServer, type WebServer } from '../../src/web/server.js';
-import { chromiumPath, NO_CHROMIUM } from '../helpers/chromium.js';
+import { fileBrowser } from '../helpers/chromium.js';
 import { startPool, type PoolHarness } from '../helpers/pool-harness.js';
 import { waitFor } from '../helpers/wait.js';
 
 export const SCREENSHOT = resolve('test-artifacts/status-page.png');
-const executablePath = chromiumPath();
-if (!executablePath) console.warn(NO_CHROMIUM);
+const { executablePath, browser } = fileBrowser();
 
-let browser: Browser | null = null;
 let h: PoolHarness | null = null;
 let web: WebServer | null = null;
-beforeAll(async () => {
-  if (executablePath) browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
-});
-afterAll(async () => {
-  await browser?.close();
-});
 afterEach(async () => {
   await web?.close();
   await h?.close();
@@ -75,7 +67,7 @@ describe.skipIf(!executablePath)('status page in Chromium', () => {
     const url = web.url;
     await waitFor(async () => (await daemon.store.listNodes({ states: ['ready'] })).length === 3, { what: 'min-ready' });
 
-    const page = await browser!.newPage({ viewport: { width: 1280, height: 1000 } });
+    const page = await browser()!.newPage({ viewport: { width: 1280, height: 1000 } });
     const foreign: string[] = [];
     const errors: string[] = [];
     page.on('request', (r) => void (r.url().startsWith(url) || foreign.push(r.url())));
