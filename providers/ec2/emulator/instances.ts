@@ -265,13 +265,19 @@ function instanceFilter(f: Filter, i: InstanceRec): boolean {
   return matchesAny(f, get());
 }
 
-export const describeInstances: Handler = (ctx) => {
-  const { params: p, cloud } = ctx;
+/** The InstanceId list of a describe call (well-formed, each one the caller can see) and its MaxResults. */
+function askedInstances({ params: p, cloud }: ActionCtx): { ids: string[]; limit: number | null } {
   const ids = p.list('InstanceId');
   for (const id of ids) checkId('i', id, 'InvalidInstanceID.Malformed');
   const limit = maxResults(p, 5, 1000, 'instancesSet', ids.length > 0);
   const missing = ids.filter((id) => !cloud.seenInstance(id));
   if (missing.length > 0) throw ec2Error('InvalidInstanceID.NotFound', notFoundIds('instance', missing));
+  return { ids, limit };
+}
+
+export const describeInstances: Handler = (ctx) => {
+  const { params: p, cloud } = ctx;
+  const { ids, limit } = askedInstances(ctx);
   const filters = p.filters();
   let list = ids.length > 0 ? [...new Set(ids)].map((id) => cloud.seenInstance(id)!) : cloud.seenInstances();
   list = list.filter((i) => filters.every((f) => instanceFilter(f, i))).sort((a, b) => a.seq - b.seq);
@@ -320,11 +326,7 @@ export const terminateInstances: Handler = (ctx) => {
 /** Status checks: "initializing" for statusChecksMs after running, then "ok" (DescribeInstanceStatus). */
 export const describeInstanceStatus: Handler = (ctx) => {
   const { params: p, cloud } = ctx;
-  const ids = p.list('InstanceId');
-  for (const id of ids) checkId('i', id, 'InvalidInstanceID.Malformed');
-  const limit = maxResults(p, 5, 1000, 'instancesSet', ids.length > 0);
-  const missing = ids.filter((id) => !cloud.seenInstance(id));
-  if (missing.length > 0) throw ec2Error('InvalidInstanceID.NotFound', notFoundIds('instance', missing));
+  const { ids, limit } = askedInstances(ctx);
   const all = p.bool('IncludeAllInstances') ?? false;
   const now = ctx.clock.now();
   const status = (i: InstanceRec) => (i.state !== 'running' ? 'not-applicable' : now < i.runningAt + cloud.statusChecksMs ? 'initializing' : 'ok');
