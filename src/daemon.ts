@@ -133,7 +133,7 @@ export class Daemon {
       makeApi: (p) => this.makeApi(p),
       // Launches and deletes started before a reload hold the replaced client until they end.
       drained: (name) =>
-        Promise.allSettled([...[...this.launches.values()].filter((l) => l.provider === name).map((l) => l.task), this.deleter.drain()]),
+        Promise.allSettled([...[...this.launches.values()].filter((l) => l.provider === name).map((l) => l.task), this.deleter.drain(), ...this.builder.tasksOf(name)]),
       onCloseError: (name, err) => this.log.warn({ err, provider: name }, 'closing a replaced provider client failed'),
     });
     this.launcher = new Launcher(this.ctx);

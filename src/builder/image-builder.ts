@@ -69,6 +69,11 @@ export class ImageBuilder {
     return [...this.running.values()].some((b) => b.rowId === rowId);
   }
 
+  /** The bakes running on this provider: a reload closes its replaced API client only after they end. */
+  tasksOf(provider: string): Promise<void>[] {
+    return [...this.running.entries()].filter(([k]) => k.split('\u0000')[0] === provider).map(([, b]) => b.task);
+  }
+
   /** Bakes in flight, for /health and tests. */
   inFlight(): { provider: string; image: string; rowId: number }[] {
     return [...this.running.entries()].map(([k, b]) => {
