@@ -4,7 +4,7 @@
 // Both masters run builds for the busy cases: a Gearman job `build:contract-busy:contract-busy`
 // (as Zuul submits one) that only the node carrying that label takes, on a build clock that never
 // moves, so the build runs until its node is removed.
-import { defineTargetContract } from '../contract/target-contract.js';
+import { defineTargetContract, type TargetContractHarness } from '../contract/target-contract.js';
 import { startGearmand } from '../helpers/gearmand.js';
 import { waitFor } from '../helpers/wait.js';
 import { ManualClock } from '../../src/clock.js';
@@ -67,25 +67,31 @@ function masterState(sim: SimMaster) {
   });
 }
 
-defineTargetContract('JenkinsTarget (simulated master over HTTP)', async () => {
-  // gearmand only to run builds on an agent (the Gearman plugin's side); registration is REST.
+/** What the harnesses of both targets ask of the simulated master. */
+type OnMaster = 'registered' | 'schedulable' | 'portOnMaster' | 'builds' | 'masterState' | 'teardown';
+
+/**
+ * A real gearmand and the simulated master on it (`simOpts` and the busy job), then the harness:
+ * `make` adds the target's own part; the master is asked about nodes registered `via`; teardown
+ * stops the loads, the master and gearmand. A setup that fails stops what it started.
+ */
+async function onSimMaster(
+  via: 'rest' | 'gearman',
+  simOpts: Partial<SimMasterOptions>,
+  make: (master: SimMaster, server: GearmanServerAddress) => Promise<Omit<TargetContractHarness, OnMaster>> | Omit<TargetContractHarness, OnMaster>,
+): Promise<TargetContractHarness> {
   const gearmand = await startGearmand();
   const loads: Load[] = [];
   let sim: SimMaster | null = null;
   try {
     const server = { host: gearmand.host, port: gearmand.port };
-    sim = await startSimMaster({ gearman: [server], user: USER, apiToken: TOKEN, log: silentLogger, ...busyJobs });
+    sim = await startSimMaster({ gearman: [server], user: USER, apiToken: TOKEN, log: silentLogger, ...simOpts, ...busyJobs });
     const master = sim;
-    const jenkins = (apikey: string) =>
-      new JenkinsTarget({ name: 'jenkins01', url: master.jenkinsUrl, user: USER, apikey, credentialsId: 'ssh-cred', log: silentLogger, timeoutMs: 10_000 });
     return {
-      target: jenkins(TOKEN),
-      registered: onMaster(master, 'rest'),
-      schedulable: schedulableOn(master, 'rest'),
+      ...(await make(master, server)),
+      registered: onMaster(master, via),
+      schedulable: schedulableOn(master, via),
       portOnMaster: portOn(master),
-      existsAsksMaster: true,
-      freshTarget: () => jenkins(TOKEN),
-      badCredentialsTarget: () => jenkins('not-the-token'),
       builds: buildRunner(master, server, loads),
       masterState: masterState(master),
       async teardown() {
@@ -99,17 +105,26 @@ defineTargetContract('JenkinsTarget (simulated master over HTTP)', async () => {
     await gearmand.stop();
     throw error;
   }
-});
+}
+
+// gearmand only to run builds on an agent (the Gearman plugin's side); registration is REST.
+defineTargetContract('JenkinsTarget (simulated master over HTTP)', () =>
+  onSimMaster('rest', {}, (master) => {
+    const jenkins = (apikey: string) =>
+      new JenkinsTarget({ name: 'jenkins01', url: master.jenkinsUrl, user: USER, apikey, credentialsId: 'ssh-cred', log: silentLogger, timeoutMs: 10_000 });
+    return {
+      target: jenkins(TOKEN),
+      existsAsksMaster: true,
+      freshTarget: () => jenkins(TOKEN),
+      badCredentialsTarget: () => jenkins('not-the-token'),
+    };
+  }),
+);
 
 // Gearman has no authentication (no badCredentialsTarget) and no "which nodes do you hold"
 // request (existsAsksMaster stays false): those cases skip.
-defineTargetContract('GearmanTarget (real gearmand, simulated master as manager)', async () => {
-  const gearmand = await startGearmand();
-  const loads: Load[] = [];
-  let sim: SimMaster | null = null;
-  try {
-    const server = { host: gearmand.host, port: gearmand.port };
-    sim = await startSimMaster({ gearman: [server], user: USER, apiToken: TOKEN, log: silentLogger, gearmanTargetName: 'contract', managerName: 'sim-manager', ...busyJobs });
+defineTargetContract('GearmanTarget (real gearmand, simulated master as manager)', () =>
+  onSimMaster('gearman', { gearmanTargetName: 'contract', managerName: 'sim-manager' }, async (_master, server) => {
     // The master's management worker registers asynchronously: wait until gearmand lists it.
     const admin = new GearmanAdminClient({ host: server.host, port: server.port });
     try {
@@ -121,24 +136,6 @@ defineTargetContract('GearmanTarget (real gearmand, simulated master as manager)
       await admin.close();
     }
     const gearman = () => new GearmanTarget({ name: 'contract', servers: [server], log: silentLogger, timeoutMs: 10_000, adminTimeoutMs: 5000 });
-    const master = sim;
-    return {
-      target: gearman(),
-      registered: onMaster(master, 'gearman'),
-      schedulable: schedulableOn(master, 'gearman'),
-      portOnMaster: portOn(master),
-      freshTarget: gearman,
-      builds: buildRunner(master, server, loads),
-      masterState: masterState(master),
-      async teardown() {
-        await Promise.allSettled(loads.map((l) => l.stop()));
-        await master.close();
-        await gearmand.stop();
-      },
-    };
-  } catch (error) {
-    await sim?.close();
-    await gearmand.stop();
-    throw error;
-  }
-});
+    return { target: gearman(), freshTarget: gearman };
+  }),
+);
