@@ -7,17 +7,35 @@ import ssh2 from 'ssh2';
 import { bake } from '../../src/builder/bake.js';
 import { runRemote } from '../../src/builder/remote.js';
 import { systemClock } from '../../src/clock.js';
-import type { ProviderConfig } from '../../src/config.js';
+import { configSchema, type ProviderConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
 import type { ImageRecord } from '../../src/model.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import type { Store } from '../../src/store/store.js';
 import { ManagedProvider } from '../../providers/managed-provider.js';
+import type { OpenStackEmulator } from '../../providers/openstack/emulator/index.js';
 import type { ProviderDriver } from '../../providers/provider.js';
 import { testRuntime } from './pool-context.js';
 import { waitFor } from './wait.js';
 
 export const IMAGES_DIR = join(import.meta.dirname, '..', '..', 'images');
+
+/** Provider `emulated` on the OpenStack emulator `emu` for a bake: image ubuntu (ubuntu-jammy) with `setup`, SSH as jenkins with `keyPath`. */
+export function openStackBakeProvider(emu: OpenStackEmulator, keyPath: string, setup: string): ProviderConfig {
+  return configSchema.parse({
+    labels: [{ name: 'small', image: 'ubuntu', providers: [{ name: 'emulated' }] }],
+    providers: [
+      {
+        name: 'emulated',
+        auth: { 'auth-url': emu.authUrl, username: 'admin', password: 'secret', 'project-name': 'demo' },
+        'max-servers': 5,
+        'ssh-port': emu.sshPort,
+        'poll-interval': '0.05s',
+        images: [{ name: 'ubuntu', 'base-image': 'ubuntu-jammy', setup, 'private-key': keyPath, username: 'jenkins' }],
+      },
+    ],
+  }).providers[0];
+}
 
 /**
  * Bakes image `ubuntu` of `cfg` on `driver` with the scripts in `imagesDir`, a store of its own

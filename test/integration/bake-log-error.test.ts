@@ -5,10 +5,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configSchema } from '../../src/config.js';
 import { createOpenStackDriver } from '../../providers/openstack/driver.js';
 import { findBwrap } from '../../providers/openstack/emulator/sandbox.js';
-import { bakeOnce, IMAGES_DIR } from '../helpers/bake-run.js';
+import { bakeOnce, IMAGES_DIR, openStackBakeProvider } from '../helpers/bake-run.js';
 import { startSandboxCloud, type SandboxCloud } from '../helpers/sandbox-cloud.js';
 
 describe.skipIf(!findBwrap())('bake: build log errors', () => {
@@ -29,19 +28,7 @@ describe.skipIf(!findBwrap())('bake: build log errors', () => {
   });
 
   it('fails the bake with the log error and leaves no server or image', async () => {
-    const cfg = configSchema.parse({
-      labels: [{ name: 'small', image: 'ubuntu', providers: [{ name: 'emulated' }] }],
-      providers: [
-        {
-          name: 'emulated',
-          auth: { 'auth-url': cloud.emu.authUrl, username: 'admin', password: 'secret', 'project-name': 'demo' },
-          'max-servers': 5,
-          'ssh-port': cloud.emu.sshPort,
-          'poll-interval': '0.05s',
-          images: [{ name: 'ubuntu', 'base-image': 'ubuntu-jammy', setup: 'setup.sh', 'private-key': keyPath, username: 'jenkins' }],
-        },
-      ],
-    }).providers[0];
+    const cfg = openStackBakeProvider(cloud.emu, keyPath, 'setup.sh');
     // The first build of a fresh store is row 1: its log path is taken by a directory.
     await mkdir(join(work, 'logs', 'emulated-ubuntu-1.log'), { recursive: true });
     const { row } = await bakeOnce({ cfg, driver: createOpenStackDriver(cfg), work, setup: 'setup.sh', imagesDir: IMAGES_DIR, deploymentId: 'dep-log' });

@@ -6,10 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runRemote } from '../../src/builder/remote.js';
-import { configSchema, type ProviderConfig } from '../../src/config.js';
 import { createOpenStackDriver } from '../../providers/openstack/driver.js';
 import { findBwrap } from '../../providers/openstack/emulator/sandbox.js';
-import { bakeOnce, brokenImages, IMAGES_DIR } from '../helpers/bake-run.js';
+import { bakeOnce, brokenImages, IMAGES_DIR, openStackBakeProvider } from '../helpers/bake-run.js';
 import { startSandboxCloud, type SandboxCloud } from '../helpers/sandbox-cloud.js';
 
 describe.skipIf(!findBwrap())('bake', () => {
@@ -29,24 +28,8 @@ describe.skipIf(!findBwrap())('bake', () => {
     await rm(work, { recursive: true, force: true });
   });
 
-  function provider(setup: string): ProviderConfig {
-    return configSchema.parse({
-      labels: [{ name: 'small', image: 'ubuntu', providers: [{ name: 'emulated' }] }],
-      providers: [
-        {
-          name: 'emulated',
-          auth: { 'auth-url': cloud.emu.authUrl, username: 'admin', password: 'secret', 'project-name': 'demo' },
-          'max-servers': 5,
-          'ssh-port': cloud.emu.sshPort,
-          'poll-interval': '0.05s',
-          images: [{ name: 'ubuntu', 'base-image': 'ubuntu-jammy', setup, 'private-key': keyPath, username: 'jenkins' }],
-        },
-      ],
-    }).providers[0];
-  }
-
   const run = (setup: string, imagesDir: string) => {
-    const cfg = provider(setup);
+    const cfg = openStackBakeProvider(cloud.emu, keyPath, setup);
     return bakeOnce({ cfg, driver: createOpenStackDriver(cfg), work, setup, imagesDir, deploymentId: 'dep-t' });
   };
 
