@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { type Ec2InstanceType, type InstanceRec, type SubnetRec } from './cloud.js';
 import { maxResults, page, seqKey, type ActionCtx, type Handler } from './context.js';
 import { ec2Error } from './errors.js';
-import { matchesAny, matchTagFilter, tagSet, type Filter } from './query.js';
+import { matchNamedFilter, matchTagFilter, tagSet, type Filter } from './query.js';
 import { isoTime, type XmlNode } from './xml.js';
 
 function filterBy(values: Record<string, () => (string | null | undefined)[]>, tags: Record<string, string> | null) {
@@ -14,9 +14,7 @@ function filterBy(values: Record<string, () => (string | null | undefined)[]>, t
       const t = matchTagFilter(f, tags);
       if (t !== null) return t;
     }
-    const get = values[f.name];
-    if (!get) throw ec2Error('InvalidParameterValue', `The filter '${f.name}' is invalid`);
-    return matchesAny(f, get());
+    return matchNamedFilter(f, values);
   };
 }
 

@@ -3,7 +3,7 @@
 import type { ImageRec, SnapshotRec } from './cloud.js';
 import { checkId, maxResults, page, type ActionCtx, type Handler } from './context.js';
 import { ec2Error } from './errors.js';
-import { matchesAny, matchTagFilter, tagSet, type Filter } from './query.js';
+import { matchNamedFilter, matchTagFilter, tagSet, type Filter } from './query.js';
 import { isoTime, type XmlNode } from './xml.js';
 
 function imageXml(img: ImageRec, ctx: ActionCtx): XmlNode {
@@ -64,9 +64,7 @@ function imageFilter(f: Filter, img: ImageRec): boolean {
     'virtualization-type': () => ['hvm'],
     'block-device-mapping.snapshot-id': () => [img.snapshotId],
   };
-  const get = values[f.name];
-  if (!get) throw ec2Error('InvalidParameterValue', `The filter '${f.name}' is invalid`);
-  return matchesAny(f, get());
+  return matchNamedFilter(f, values);
 }
 
 export const describeImages: Handler = (ctx) => {
@@ -157,9 +155,7 @@ function snapshotFilter(f: Filter, s: SnapshotRec): boolean {
     description: () => [s.description],
     'volume-size': () => [String(s.sizeGb)],
   };
-  const get = values[f.name];
-  if (!get) throw ec2Error('InvalidParameterValue', `The filter '${f.name}' is invalid`);
-  return matchesAny(f, get());
+  return matchNamedFilter(f, values);
 }
 
 export const describeSnapshots: Handler = (ctx) => {

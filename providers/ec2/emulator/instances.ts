@@ -3,7 +3,7 @@
 import { STATE_CODES, type InstanceRec, type SubnetRec } from './cloud.js';
 import { checkId, maxResults, page, seqKey, type ActionCtx, type Handler } from './context.js';
 import { ec2Error, MESSAGES, notFoundIds } from './errors.js';
-import { matchesAny, matchTagFilter, tagSet, type Filter } from './query.js';
+import { matchNamedFilter, matchTagFilter, tagSet, type Filter } from './query.js';
 import { isoTime, type XmlNode } from './xml.js';
 
 function dnsPrivate(ip: string, region: string): string {
@@ -260,9 +260,7 @@ function instanceFilter(f: Filter, i: InstanceRec): boolean {
     'instance.group-id': () => i.securityGroupIds,
     'state-reason-code': () => [i.stateReason?.code],
   };
-  const get = values[f.name];
-  if (!get) throw ec2Error('InvalidParameterValue', `The filter '${f.name}' is invalid`);
-  return matchesAny(f, get());
+  return matchNamedFilter(f, values);
 }
 
 /** The InstanceId list of a describe call (well-formed, each one the caller can see) and its MaxResults. */
@@ -342,9 +340,7 @@ export const describeInstanceStatus: Handler = (ctx) => {
           'instance-status.status': () => [status(i)],
           'system-status.status': () => [status(i)],
         };
-        const get = values[f.name];
-        if (!get) throw ec2Error('InvalidParameterValue', `The filter '${f.name}' is invalid`);
-        return matchesAny(f, get());
+        return matchNamedFilter(f, values);
       }),
     )
     .sort((a, b) => a.seq - b.seq);

@@ -3,16 +3,14 @@
 import type { SecurityGroupRec } from './cloud.js';
 import { maxResults, page, type Handler } from './context.js';
 import { ec2Error } from './errors.js';
-import { matchesAny, matchTagFilter, tagSet, type Filter } from './query.js';
+import { matchNamedFilter, matchTagFilter, tagSet, type Filter } from './query.js';
 import type { XmlNode } from './xml.js';
 
 function by(values: Record<string, () => (string | null | undefined)[]>, tags: Record<string, string>) {
   return (f: Filter): boolean => {
     const t = matchTagFilter(f, tags);
     if (t !== null) return t;
-    const get = values[f.name];
-    if (!get) throw ec2Error('InvalidParameterValue', `The filter '${f.name}' is invalid`);
-    return matchesAny(f, get());
+    return matchNamedFilter(f, values);
   };
 }
 

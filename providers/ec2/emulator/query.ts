@@ -117,6 +117,13 @@ export function matchesAny(f: Filter, values: readonly (string | null | undefine
   return values.some((v) => v !== null && v !== undefined && f.values.some((p) => matchesValue(p, v)));
 }
 
+/** Whether `f` matches the resource's `values` for its name; a name the resource has none for is invalid. */
+export function matchNamedFilter(f: Filter, values: Record<string, () => readonly (string | null | undefined)[]>): boolean {
+  const get = values[f.name];
+  if (!get) throw ec2Error('InvalidParameterValue', `The filter '${f.name}' is invalid`);
+  return matchesAny(f, get());
+}
+
 /** Tag filters shared by every resource: `tag:KEY`, `tag-key`, `tag-value`; null when `f` is not one. */
 export function matchTagFilter(f: Filter, tags: Record<string, string>): boolean | null {
   if (f.name.startsWith('tag:')) {
