@@ -2,6 +2,7 @@
 // real ZeroMQ, the simulated Jenkins, the EC2 emulator driven by the real SDK. Every build runs
 // on its own fresh node, used nodes are deleted from both clouds, and nothing leaks.
 import { afterEach, expect, it } from 'vitest';
+import { ciTop } from '../helpers/ci-rig.js';
 import { startGearmand, type Gearmand } from '../helpers/gearmand.js';
 import { startMixedPool, type MixedPoolHarness } from '../helpers/ec2-pool.js';
 import { waitFor } from '../helpers/wait.js';
@@ -27,13 +28,7 @@ it('runs 20 builds on fresh single-use nodes from an EC2 region and an OpenStack
     regions: [{ name: 'aws-east', maxServers: 3 }],
     clouds: [{ name: 'cloud-a', maxServers: 3 }],
     labels: [{ name: 'small', minReady: 2, providers: ['aws-east', 'cloud-a'] }],
-    extraTop: [
-      `gearman-servers: [{ host: ${gearmand.host}, port: ${gearmand.port} }]`,
-      `zmq-publishers: ["${sim.zmqUrl}"]`,
-      'demand-interval: 0.3s',
-      'targets:',
-      `  - { name: jenkins, jenkins: { url: "${sim.jenkinsUrl}", user: nodepool, apikey: token, credentials-id: ssh-key } }`,
-    ],
+    extraTop: ciTop(gearmand, sim),
   });
   const daemon = await h.startDaemon();
   await waitFor(async () => (await daemon.store.listNodes({ states: ['ready'] })).length === 2, { what: 'min-ready before load', timeoutMs: 30_000 });
