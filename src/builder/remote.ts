@@ -80,6 +80,8 @@ export function runRemote(
         stream.close();
         reject(opts.signal?.reason);
       };
+      // An abort before the channel opened (build-timeout during the upload) fires no event: stop now.
+      if (opts.signal?.aborted) return onAbort();
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       stream.on('data', (d: Buffer) => opts.onOutput?.(d.toString(), 'stdout'));
       stream.stderr.on('data', (d: Buffer) => opts.onOutput?.(d.toString(), 'stderr'));
