@@ -2,8 +2,9 @@
 // (404: lost at once; found: not lost); without a GET answer, only a second missing list loses it.
 // And its ownership rule: servers of another deployment on the same project are never leaks.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Cleanup } from '../../src/cleanup.js';
+import { Cleanup, type CleanupDeps } from '../../src/cleanup.js';
 import { ManualClock } from '../../src/clock.js';
+import type { PoolContext, ProviderRuntime } from '../../src/context.js';
 import { parseConfig } from '../../src/config.js';
 import { AuthError, CloudServerError } from '../../src/errors.js';
 import { CloudHealth } from '../../src/cloud-health.js';
@@ -62,6 +63,20 @@ let api: FakeApi;
 let cleanup: Cleanup;
 let deletes: number[];
 
+/** Cleanup of provider cloud-a on `rt`, with no launch or delete task working; `over` adds or replaces deps. */
+function cleanupOn(ctx: PoolContext, rt: ProviderRuntime, over: Partial<CleanupDeps> = {}): Cleanup {
+  return new Cleanup({
+    ctx,
+    runtime: () => rt,
+    providerNames: () => ['cloud-a'],
+    launching: () => false,
+    deleting: () => false,
+    resumeLaunch: () => undefined,
+    dispatchDeletes: async () => undefined,
+    ...over,
+  });
+}
+
 beforeEach(() => {
   const clock = new ManualClock(1_000_000);
   store = SqliteStore.open(':memory:', { clock });
@@ -70,15 +85,7 @@ beforeEach(() => {
   const rt = testRuntime(cfg.providers[0], api as unknown as ManagedProvider, 1);
   const ctx = testContext({ store, clock, config: cfg }, { deploymentId: 'dep-a', provider: () => rt, requestDelete: (id) => void deletes.push(id) });
 
-  cleanup = new Cleanup({
-    ctx,
-    runtime: () => rt,
-    providerNames: () => ['cloud-a'],
-    launching: () => false,
-    deleting: () => false,
-    resumeLaunch: () => undefined,
-    dispatchDeletes: async () => undefined,
-  });
+  cleanup = cleanupOn(ctx, rt);
 });
 
 afterEach(async () => {
@@ -168,14 +175,7 @@ describe('cleanup: image leaks', () => {
     const rt = testRuntime(cfg.providers[0], quotaApi as unknown as ManagedProvider, 1);
     const ctx = testContext({ store, clock, config: cfg }, { deploymentId: 'dep-a', provider: () => rt, requestDelete: () => undefined });
     const health = new CloudHealth({ clock, log: silentLogger });
-    const withLeaks = new Cleanup({
-      ctx,
-      runtime: () => rt,
-      providerNames: () => ['cloud-a'],
-      launching: () => false,
-      deleting: () => false,
-      resumeLaunch: () => undefined,
-      dispatchDeletes: async () => undefined,
+    const withLeaks = cleanupOn(ctx, rt, {
       cloudHealth: health,
       imageLeaks: async () => {
         throw new AuthError('EC2 DescribeSnapshots: UnauthorizedOperation', 403);
