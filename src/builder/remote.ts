@@ -11,9 +11,11 @@ import type { Client, SFTPWrapper } from 'ssh2';
 export function connectSsh(target: { host: string; port: number; username: string; privateKey: Buffer | string }, timeoutMs: number): Promise<Client> {
   return new Promise((resolve, reject) => {
     const conn = new ssh2.Client();
+    // Always listening: an 'error' after 'ready' (a reset mid-session) with no listener would
+    // throw in the daemon. Before ready it rejects; after, the session's close ends the command.
     conn
       .once('ready', () => resolve(conn))
-      .once('error', reject)
+      .on('error', reject)
       .connect({ ...target, readyTimeout: timeoutMs, hostVerifier: () => true });
   });
 }
