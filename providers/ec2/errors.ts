@@ -17,7 +17,7 @@ import {
 
 const THROTTLED = new Set(['RequestLimitExceeded', 'Throttling', 'ThrottlingException', 'RequestThrottled']);
 const QUOTA = new Set(['InstanceLimitExceeded', 'VcpuLimitExceeded', 'MaxSpotInstanceCountExceeded', 'InsufficientFreeAddressesInSubnet', 'ResourceLimitExceeded', 'AddressLimitExceeded']);
-const CAPACITY = new Set(['InsufficientInstanceCapacity', 'InsufficientCapacity', 'InsufficientHostCapacity', 'InsufficientReservedInstanceCapacity', 'SpotMaxPriceTooLow', 'Unsupported']);
+const CAPACITY = new Set(['InsufficientInstanceCapacity', 'InsufficientCapacity', 'InsufficientHostCapacity', 'InsufficientReservedInstanceCapacity', 'SpotMaxPriceTooLow']);
 const AUTH = new Set(['AuthFailure', 'UnauthorizedOperation', 'InvalidClientTokenId', 'SignatureDoesNotMatch', 'OptInRequired', 'Blocked', 'PendingVerification', 'ExpiredToken', 'InvalidAccessKeyId']);
 const SERVER = new Set(['InternalError', 'InternalFailure', 'ServiceUnavailable', 'Unavailable']);
 const CONFLICT = new Set(['IncorrectInstanceState', 'IncorrectState', 'IdempotentParameterMismatch', 'InvalidInstanceID', 'ConcurrentTagAccess', 'InvalidAMIName.Duplicate']);
@@ -66,7 +66,8 @@ export function mapEc2Error(err: unknown, action: string): CloudError {
   if (code.endsWith('.NotFound') || code === 'InvalidAMIID.Unavailable') return new NotFoundError(msg, status ?? 404, opts);
   if (CONFLICT.has(code)) return new ConflictError(msg, status, opts);
   if (NETWORK_NETWORK_CODES.has(code) || e?.name === 'TimeoutError' || e?.name === 'AbortError') return new CloudNetworkError(msg, undefined, opts);
-  if (code.startsWith('Invalid') || code.startsWith('Missing') || code === 'UnknownParameter' || code === 'ValidationError' || code === 'DryRunOperation') {
+  // Unsupported: e.g. an instance type not offered in the subnet's AZ, a config problem a retry never fixes.
+  if (code.startsWith('Invalid') || code.startsWith('Missing') || code === 'UnknownParameter' || code === 'ValidationError' || code === 'DryRunOperation' || code === 'Unsupported') {
     return new BadRequestError(msg, status, opts);
   }
   if (e?.$fault === 'server' || (status !== undefined && status >= 500)) return new CloudServerError(msg, status, opts);

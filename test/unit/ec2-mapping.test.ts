@@ -119,6 +119,8 @@ describe('EC2 error codes', () => {
     ['InvalidGroup.NotFound', 400, 'RunInstances', NetworkConfigError],
     ['InvalidKeyPair.NotFound', 400, 'RunInstances', BadRequestError],
     ['InvalidParameterValue', 400, 'RunInstances', BadRequestError],
+    // An instance type the AZ does not offer: final, not a capacity pause retried for ever.
+    ['Unsupported', 400, 'RunInstances', BadRequestError],
     ['IncorrectInstanceState', 400, 'CreateImage', ConflictError],
     ['InvalidAMIName.Duplicate', 400, 'CreateImage', ConflictError],
     ['InternalError', 500, 'RunInstances', CloudServerError],
