@@ -336,6 +336,9 @@ export function describe(value: unknown): string {
   return String(value);
 }
 
+/** Keys whose values are never shown in a problem, even when written in the file (a wrong type of secret is still a secret). */
+export const SECRET_KEYS: ReadonlySet<string> = new Set(['password', 'apikey', 'token', 'secret-access-key', 'access-key-id', 'credentials']);
+
 /** Describes the kind of a value without showing it, for values that came from the environment. */
 function kindOf(value: unknown): string {
   if (value === null || value === undefined) return 'an empty value';
@@ -413,7 +416,7 @@ function validate(doc: Document, data: unknown, regions: EnvRegion[]): { config?
     // A value that could not be substituted is reported once, as the env problem.
     if (regions.some((r) => !r.resolved && overlaps(node, r))) continue;
     const fromEnv = regions.find((r) => r.resolved && overlaps(node, r));
-    const got = fromEnv ? `${kindOf(value)} from \${${fromEnv.name}}` : describe(value);
+    const got = fromEnv ? `${kindOf(value)} from \${${fromEnv.name}}` : SECRET_KEYS.has(String(path[path.length - 1])) ? kindOf(value) : describe(value);
     problems.push({ offset, path, message: `${issue.message}, got ${got}` });
   }
   return { problems };

@@ -200,6 +200,12 @@ describe('bad configs: one exact line per problem', () => {
     ]);
   });
 
+  it('a secret of the wrong type is named by its kind, never shown', () => {
+    const out = problems(`${MINIMAL}web: { token: 918273645 }\n`);
+    expect(out).toEqual(['bad.yaml:17:15: web.token: expected a string, got a number']);
+    expect(out.join('\n')).not.toContain('918273645');
+  });
+
   it('wrong type', () => {
     expect(problems(MINIMAL.replace('max-servers: 4', 'max-servers: four\n    config-drive: "yes"'))).toEqual([
       'bad.yaml:13:18: providers[0].max-servers: expected a non-negative integer, got "four"',
@@ -313,7 +319,7 @@ targets:
     const flow = MINIMAL.replace(/ {4}auth:\n( {6}.*\n){4}/, '    auth: { auth-url: "${URL}", username: u, password: 12, project-name: p }\n');
     // `password: 12` is at column 56 in the file, whatever the length of the substituted URL.
     expect(problems(flow, { URL: 'http://a-very-long-host-name.example.org:5000/v3' })).toEqual([
-      'bad.yaml:8:56: providers[0].auth.password: expected a string, got 12',
+      'bad.yaml:8:56: providers[0].auth.password: expected a string, got a number',
     ]);
   });
 

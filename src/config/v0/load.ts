@@ -3,7 +3,7 @@
 // file as `FILE:LINE:COL: key.path: message`; a native problem points at the 0.x key its value
 // came from.
 import { isScalar, LineCounter, type Document, type Node } from 'yaml';
-import { configSchema, defaultMessage, describe, type Config } from '../../config.js';
+import { configSchema, defaultMessage, describe, SECRET_KEYS, type Config } from '../../config.js';
 import { ConfigError } from '../../errors.js';
 import { crossCheck } from '../cross-check.js';
 import { keyNode, locate, type KeyPath } from '../locate.js';
@@ -29,7 +29,6 @@ export interface V0Source {
   original: string;
 }
 
-const SECRET_KEYS = new Set(['password', 'apikey']);
 
 function lineCounter(text: string): LineCounter {
   const lc = new LineCounter();
