@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs before `vitest run` (npm test): the integration tests need a real gearmand (Debian
-// gearman-job-server) and bubblewrap (the emulated VMs' sandboxes). As root with apt-get we
+// gearman-job-server), bubblewrap (the emulated VMs' sandboxes) and chromium (the status page
+// test, driven by playwright-core without a browser download). As root with apt-get we
 // install what is missing; otherwise we say how.
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
@@ -10,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 const NEEDS = [
   { tool: 'gearmand', pkg: 'gearman-job-server', why: 'the Gearman job server', other: ['Fedora/RHEL:   sudo dnf install -y gearmand', 'macOS:         brew install gearman'] },
   { tool: 'bwrap', pkg: 'bubblewrap', why: 'bubblewrap, the emulated VMs\' sandbox', other: ['Fedora/RHEL:   sudo dnf install -y bubblewrap'] },
+  { tool: 'chromium', pkg: 'chromium', why: 'Chromium, for the status page test', other: ['Fedora/RHEL:   sudo dnf install -y chromium'] },
 ];
 
 function onPath(name, extraDirs = []) {
