@@ -354,20 +354,12 @@ export class Cloud {
       .reduce((n, i) => n + i.type.vcpus, 0);
   }
 
-  launch(input: {
-    reservationId: string;
-    imageId: string;
-    type: Ec2InstanceType;
-    keyName: string | null;
-    subnet: SubnetRec;
-    securityGroupIds: string[];
-    tags: Record<string, string>;
-    volumeTags: Record<string, string>;
-    clientToken: string | null;
-    publicIp: boolean;
-    spot: boolean;
-    amiLaunchIndex: number;
-  }): InstanceRec {
+  launch(
+    input: Pick<InstanceRec, 'reservationId' | 'imageId' | 'type' | 'keyName' | 'subnet' | 'securityGroupIds' | 'tags' | 'volumeTags' | 'clientToken' | 'spot' | 'amiLaunchIndex'> & {
+      /** Whether the instance gets a public address. */
+      publicIp: boolean;
+    },
+  ): InstanceRec {
     const now = this.clock.now();
     const n = this.ipCounter++;
     const b = Math.floor(n / 254) % 256;
